@@ -1,0 +1,176 @@
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::StorageError;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
+
+/// A write transaction; commit it to keep the writes.
+pub type Tx = Transaction<'static, Any>;
+
+/// Which database sits under the pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool sizes and timeouts.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// Connections for reads (SQLite) or for everything (PostgreSQL).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The database: a pool for writes and a pool for reads.
+///
+/// On SQLite the write pool holds a single connection, so writers queue in the process
+/// instead of failing with `SQLITE_BUSY`, while the read pool's connections run beside it
+/// (WAL). On PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+}
+
+impl Db {
+    /// Connects to `url`: `sqlite://PATH` (created when missing) or `postgres://...`.
+    pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, StorageError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        match backend {
+            Backend::Sqlite => {
+                let write = sqlite_pool(url, 1, options, false).await?;
+                let read = sqlite_pool(url, options.max_connections.max(1), options, true).await?;
+                Ok(Self {
+                    backend,
+                    write,
+                    read,
+                })
+            }
+            Backend::Postgres => {
+                let connect = AnyConnectOptions::from_str(url)
+                    .map_err(|err| StorageError::Corrupt(format!("invalid database URL: {err}")))?
+                    .disable_statement_logging();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .min_connections(0)
+                    .acquire_timeout(options.acquire_timeout)
+                    .test_before_acquire(true)
+                    .connect_lazy_with(connect);
+                Ok(Self {
+                    backend,
+                    write: pool.clone(),
+                    read: pool,
+                })
+            }
+        }
+    }
+
+    /// The SQLite URL of a file, for [`Db::connect`].
+    pub fn sqlite_url(path: &Path) -> String {
+        format!("sqlite://{}", path.display())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads.
+    pub fn read(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Opens a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StorageError> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// The pool writes go through (for the migration runner).
+    pub(crate) fn write_pool(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Answers while the database answers: `SELECT 1` on a pooled connection.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.read.execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StorageError> {
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("sqlite") => Ok(Backend::Sqlite),
+        Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+        _ => Err(StorageError::Corrupt(String::from(
+            "the database URL must start with sqlite:// or postgres://",
+        ))),
+    }
+}
+
+async fn sqlite_pool(
+    url: &str,
+    size: u32,
+    options: &DbOptions,
+    read_only: bool,
+) -> Result<AnyPool, StorageError> {
+    // `mode=rwc` creates the file; the read pool opens it read-only, so a write on it is a
+    // bug that fails loudly instead of racing the writer.
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let mode = if read_only { "ro" } else { "rwc" };
+    let connect = AnyConnectOptions::from_str(&format!("{url}{separator}mode={mode}"))
+        .map_err(|err| StorageError::Corrupt(format!("invalid SQLite URL: {err}")))?
+        .disable_statement_logging();
+    let pool = AnyPoolOptions::new()
+        .max_connections(size)
+        .min_connections(if read_only { 0 } else { 1 })
+        .acquire_timeout(options.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; foreign keys are off by default in
+                // SQLite; the busy timeout covers other processes on the same file (a
+                // `caretaker tenant create` next to a running server).
+                conn.execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;",
+                )
+                .await?;
+                if !read_only {
+                    conn.execute("PRAGMA journal_mode = WAL;").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(connect)
+        .await?;
+    Ok(pool)
+}

@@ -1,0 +1,57 @@
+use sqlx::error::ErrorKind;
+
+/// What went wrong in storage, in the terms the layers above act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A uniqueness rule refused the write; `.0` names what collided (the constraint or,
+    /// on SQLite, the column list).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A foreign key or check constraint refused the write.
+    #[error("constraint violated: {0}")]
+    Constraint(String),
+    #[error("not found")]
+    NotFound,
+    /// The database does not answer (connection refused, pool timed out, closed).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A stored value that the code cannot read: a bug or a hand-edited database.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StorageError::NotFound,
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StorageError::Unavailable(err),
+            sqlx::Error::Database(db) => {
+                let what = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().to_owned());
+                match db.kind() {
+                    ErrorKind::UniqueViolation => StorageError::Conflict(what),
+                    ErrorKind::ForeignKeyViolation
+                    | ErrorKind::NotNullViolation
+                    | ErrorKind::CheckViolation => StorageError::Constraint(what),
+                    _ if is_connection_loss(db.code().as_deref()) => StorageError::Unavailable(err),
+                    _ => StorageError::Other(err),
+                }
+            }
+            _ => StorageError::Other(err),
+        }
+    }
+}
+
+/// PostgreSQL SQLSTATE classes 08 (connection exception) and 57P (operator intervention,
+/// e.g. the server shutting down): the database went away, not the query's fault.
+fn is_connection_loss(code: Option<&str>) -> bool {
+    code.is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+}

@@ -1,0 +1,31 @@
+//! Caretaker's storage: the one place that speaks SQL.
+//!
+//! One query source serves both backends: every statement is written once, with `$1`-style
+//! parameters (which SQLite understands too) and portable types, and runs through sqlx's
+//! `Any` driver on an embedded SQLite file or on PostgreSQL. The rules that keep a
+//! statement portable are at the top of `migrations/0001_foundation.sql`.
+//!
+//! Writes take a transaction that the caller opened and commits ("transactions are
+//! parameters"); reads take any executor. This crate knows rows and constraints, not
+//! permissions: who may call what is decided above it.
+
+mod db;
+mod error;
+mod migrate;
+
+pub mod audit;
+pub mod server_settings;
+pub mod tenants;
+pub mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{Backend, Db, DbOptions, Tx};
+pub use error::StorageError;
+pub use migrate::{MIGRATIONS, Migration};
+
+/// Booleans are stored as BIGINT 0/1 on both backends.
+pub(crate) fn flag(value: bool) -> i64 {
+    i64::from(value)
+}

@@ -1,0 +1,209 @@
+//! Storage tests, each run on SQLite and on PostgreSQL (see `caretaker_storage::testing`).
+
+use caretaker_domain::tenant::TenantName;
+use caretaker_domain::user::{Email, UserStatus, UserType};
+use caretaker_storage::testing::TestDb;
+use caretaker_storage::{
+    Backend, Db, DbOptions, MIGRATIONS, StorageError, both_backends, tenants, users,
+};
+
+fn name(s: &str) -> TenantName {
+    TenantName::parse(s).unwrap()
+}
+
+both_backends!(
+    tenant_names_are_unique_case_insensitively,
+    concurrent_creates_of_one_name_have_exactly_one_winner,
+    migrations_are_idempotent,
+    concurrent_migrations_apply_each_migration_once,
+    user_emails_are_unique_per_tenant_case_insensitively,
+    ping_answers_while_the_database_does,
+);
+
+async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let acme = tenants::insert(&mut tx, &name("Acme Fuel"), now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(acme.name.as_str(), "Acme Fuel");
+    assert_eq!(acme.clock_skew_seconds, 300);
+    assert!(!acme.require_strict_signing);
+
+    for clash in ["acme fuel", "ACME FUEL", "Acme Fuel"] {
+        let mut tx = t.db.begin().await.unwrap();
+        let err = tenants::insert(&mut tx, &name(clash), now)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Conflict(_)), "{clash}: {err:?}");
+        tx.rollback().await.unwrap();
+    }
+    let all = tenants::list(&t.db).await.unwrap();
+    assert_eq!(all.len(), 1, "no second tenant may have been written");
+    assert_eq!(
+        tenants::find_by_name(t.db.read(), "ACME fuel")
+            .await
+            .unwrap(),
+        Some(acme)
+    );
+    assert_eq!(
+        tenants::find_by_name(t.db.read(), "acme").await.unwrap(),
+        None
+    );
+}
+
+async fn concurrent_creates_of_one_name_have_exactly_one_winner(t: TestDb) {
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let db = t.db.clone();
+        let spelled = if i % 2 == 0 { "Race Co" } else { "RACE co" };
+        tasks.push(tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            let tenant = tenants::insert(&mut tx, &name(spelled), now).await?;
+            tx.commit().await?;
+            Ok::<_, StorageError>(tenant)
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(StorageError::Conflict(_)) => {}
+            Err(other) => panic!("a loser must see a conflict, not {other:?}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(tenants::list(&t.db).await.unwrap().len(), 1);
+}
+
+async fn migrations_are_idempotent(t: TestDb) {
+    assert_eq!(
+        t.db.migrate(&t.clock).await.unwrap(),
+        0,
+        "TestDb is already migrated"
+    );
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(t.db.read())
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
+    );
+}
+
+async fn concurrent_migrations_apply_each_migration_once(t: TestDb) {
+    // A second, unmigrated database on the same backend, migrated by four "servers" at once.
+    let fresh = match t.backend() {
+        Backend::Sqlite => {
+            let dir = tempfile_dir();
+            let url = Db::sqlite_url(&dir.join("race.db"));
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let Some(other) = TestDb::postgres_unmigrated().await else {
+                return;
+            };
+            let url = other.url.clone();
+            // Keep the database alive for the test by leaking the guard's drop into the end.
+            let result = race_migrations(&url, &t).await;
+            drop(other);
+            assert_eq!(result, MIGRATIONS.len());
+            return;
+        }
+    };
+    let applied = race_migrations(&fresh.0, &t).await;
+    assert_eq!(applied, MIGRATIONS.len());
+    if let Some(dir) = fresh.1 {
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("caretaker-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Migrates `url` from four pools at once; returns the total of migrations applied.
+async fn race_migrations(url: &str, t: &TestDb) -> usize {
+    let mut servers = Vec::new();
+    for _ in 0..4 {
+        let url = url.to_owned();
+        let clock = t.clock.clone();
+        servers.push(tokio::spawn(async move {
+            let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+            let applied = db.migrate(&clock).await.unwrap();
+            db.close().await;
+            applied
+        }));
+    }
+    let mut total = 0;
+    for server in servers {
+        total += server.await.unwrap();
+    }
+    let db = Db::connect(url, &DbOptions::default()).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
+        .fetch_one(db.read())
+        .await
+        .unwrap();
+    assert_eq!(rows as usize, MIGRATIONS.len());
+    db.close().await;
+    total
+}
+
+async fn user_emails_are_unique_per_tenant_case_insensitively(t: TestDb) {
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let a = tenants::insert(&mut tx, &name("A"), now).await.unwrap();
+    let b = tenants::insert(&mut tx, &name("B"), now).await.unwrap();
+    let email = Email::parse("Api.Integration@Company.com").unwrap();
+    let new = |tenant| users::NewUser {
+        tenant,
+        email: &email,
+        name: "API",
+        user_type: UserType::Management,
+        status: UserStatus::Active,
+        is_integration: true,
+        password_hash: None,
+        must_change_password: false,
+    };
+    users::insert(&mut tx, &new(a.id), now).await.unwrap();
+    users::insert(&mut tx, &new(b.id), now).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let shouting = Email::parse("API.INTEGRATION@COMPANY.COM").unwrap();
+    let mut tx = t.db.begin().await.unwrap();
+    let err = users::insert(
+        &mut tx,
+        &users::NewUser {
+            email: &shouting,
+            ..new(a.id)
+        },
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    let found = users::find_by_email(t.db.read(), a.id, &shouting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.email, "Api.Integration@Company.com");
+    assert!(found.is_integration);
+    assert_eq!(found.tenant, a.id);
+}
+
+async fn ping_answers_while_the_database_does(t: TestDb) {
+    t.db.ping().await.unwrap();
+    t.db.close().await;
+    assert!(matches!(
+        t.db.ping().await,
+        Err(StorageError::Unavailable(_))
+    ));
+}
