@@ -1,1 +1,38 @@
-pub fn placeholder_for_build() {}
+//! Caretaker's application services: each public function is one use case (create a
+//! tenant, sign in, rotate a credential, ...), called alike by the web pages, the REST API
+//! and the command line. A use case parses nothing (it receives domain types or raw text it
+//! parses through the domain), opens the transaction, calls storage, records the audit
+//! event in the same transaction, and commits.
+//!
+//! This crate knows no HTTP and no terminal.
+
+pub mod error;
+pub mod master_key;
+pub mod password;
+pub mod tenants;
+
+use std::sync::Arc;
+
+use caretaker_domain::clock::Clock;
+use caretaker_storage::Db;
+
+pub use error::AppError;
+pub use master_key::MasterKey;
+
+/// Everything a use case needs: the database, the clock, the master key.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub master_key: Arc<MasterKey>,
+}
+
+impl App {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, master_key: MasterKey) -> Self {
+        Self {
+            db,
+            clock,
+            master_key: Arc::new(master_key),
+        }
+    }
+}

@@ -106,6 +106,14 @@ impl TestDb {
         }
     }
 
+    /// `SELECT COUNT(*) FROM {what}`, e.g. `count("users WHERE tenant_id = 1")`.
+    pub async fn count(&self, what: &str) -> i64 {
+        use sqlx::Row;
+        let sql = format!("SELECT COUNT(*) FROM {what}");
+        let row = self.db.read().fetch_one(sqlx::query(&sql)).await.expect("count rows");
+        row.try_get(0).expect("an integer count")
+    }
+
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }
