@@ -1,0 +1,82 @@
+//! The HTTP surface, driven through the real router (no socket needed).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use caretaker_app::{App, MasterKey};
+use caretaker_http::{AppState, router};
+use caretaker_storage::testing::TestDb;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn state(t: &TestDb) -> AppState {
+    AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()))
+}
+
+async fn get(state: &AppState, path: &str, request_id: Option<&str>) -> (StatusCode, String, Option<String>) {
+    let mut request = Request::get(path);
+    if let Some(id) = request_id {
+        request = request.header("x-request-id", id);
+    }
+    let response = router(state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap(), id)
+}
+
+#[tokio::test]
+async fn healthz_answers_and_every_response_carries_a_request_id() {
+    let t = TestDb::sqlite().await;
+    let state = state(&t);
+    let (status, body, id) = get(&state, "/healthz", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    let id = id.expect("a generated request id");
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+
+    let (_, _, echoed) = get(&state, "/healthz", Some("client-chosen-42")).await;
+    assert_eq!(echoed.as_deref(), Some("client-chosen-42"));
+}
+
+#[tokio::test]
+async fn readyz_follows_the_database() {
+    let t = TestDb::sqlite().await;
+    let state = state(&t);
+    let (status, body, _) = get(&state, "/readyz", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ready\n"));
+
+    t.db.close().await;
+    let (status, body, _) = get(&state, "/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body,
+        r#"{"Messages":[{"Key":"BrokenRule_Server_DatabaseUnavailable","Value":"The database does not answer"}]}"#
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_answer_404_in_the_envelope() {
+    let t = TestDb::sqlite().await;
+    let (status, body, _) = get(&state(&t), "/rest/nothing/here", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body, r#"{"Messages":[{"Key":"BrokenRule_Request_NotFound","Value":"No such resource"}]}"#);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_matched_route_and_status() {
+    let t = TestDb::sqlite().await;
+    let state = state(&t);
+    for _ in 0..3 {
+        get(&state, "/healthz", None).await;
+    }
+    get(&state, "/no/such/path/1", None).await;
+    get(&state, "/no/such/path/2", None).await;
+    let (status, text, _) = get(&state, "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 3\n"), "{text}");
+    // Raw paths never become labels: both misses share one series.
+    assert!(text.contains("caretaker_http_requests_total{route=\"unmatched\",status=\"404\"} 2\n"), "{text}");
+    assert!(!text.contains("/no/such/path"));
+    assert!(text.contains("caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"));
+}
