@@ -43,9 +43,15 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = %err, "database unavailable");
                 let mut response = envelope(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &[BrokenRule::new("Server", "Unavailable", "The service is unavailable; try again shortly")],
+                    &[BrokenRule::new(
+                        "Server",
+                        "Unavailable",
+                        "The service is unavailable; try again shortly",
+                    )],
                 );
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 response
             }
             AppError::Internal(err) => {
@@ -53,7 +59,11 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %err, "internal error");
                 envelope(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    &[BrokenRule::new("Server", "InternalError", "Something went wrong on our side")],
+                    &[BrokenRule::new(
+                        "Server",
+                        "InternalError",
+                        "Something went wrong on our side",
+                    )],
                 )
             }
         }

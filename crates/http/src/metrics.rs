@@ -37,8 +37,13 @@ impl Metrics {
     pub fn observe(&self, route: &str, status: u16, seconds: f64) {
         let series = self.series_for(route, status);
         series.count.fetch_add(1, Ordering::Relaxed);
-        series.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
-        let slot = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
+        series
+            .sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        let slot = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
         series.buckets[slot].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -64,7 +69,9 @@ impl Metrics {
         let mut keys: Vec<_> = map.keys().collect();
         keys.sort();
         let mut out = String::with_capacity(256 + keys.len() * 1024);
-        out.push_str("# HELP caretaker_http_requests_total HTTP requests answered, by route and status.\n");
+        out.push_str(
+            "# HELP caretaker_http_requests_total HTTP requests answered, by route and status.\n",
+        );
         out.push_str("# TYPE caretaker_http_requests_total counter\n");
         for key in &keys {
             let series = &map[*key];
@@ -84,12 +91,21 @@ impl Metrics {
             let mut cumulative = 0;
             for (slot, bound) in BUCKETS.iter().enumerate() {
                 cumulative += series.buckets[slot].load(Ordering::Relaxed);
-                let _ = writeln!(out, "caretaker_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "caretaker_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
             }
             cumulative += series.buckets[BUCKETS.len()].load(Ordering::Relaxed);
-            let _ = writeln!(out, "caretaker_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "caretaker_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}"
+            );
             let sum = series.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "caretaker_http_request_duration_seconds_sum{{{labels}}} {sum}");
+            let _ = writeln!(
+                out,
+                "caretaker_http_request_duration_seconds_sum{{{labels}}} {sum}"
+            );
             let _ = writeln!(
                 out,
                 "caretaker_http_request_duration_seconds_count{{{labels}}} {}",
@@ -101,18 +117,25 @@ impl Metrics {
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Middleware: times every request and files it under its matched route.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| String::from("unmatched"), |path| path.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || String::from("unmatched"),
+        |path| path.as_str().to_owned(),
+    );
     let response = next.run(request).await;
-    metrics.observe(&route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.observe(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -128,13 +151,19 @@ mod tests {
         metrics.observe("/healthz", 200, 20.0);
         metrics.observe("/readyz", 503, 0.0001);
         let text = metrics.render();
-        assert!(text.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 3\n"));
-        assert!(text.contains("caretaker_http_requests_total{route=\"/readyz\",status=\"503\"} 1\n"));
+        assert!(
+            text.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 3\n")
+        );
+        assert!(
+            text.contains("caretaker_http_requests_total{route=\"/readyz\",status=\"503\"} 1\n")
+        );
         assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"0.0005\"} 1\n"));
         assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"0.005\"} 2\n"));
         assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"10\"} 2\n"));
         assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"+Inf\"} 3\n"));
-        assert!(text.contains("caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"));
+        assert!(text.contains(
+            "caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"
+        ));
     }
 
     #[test]

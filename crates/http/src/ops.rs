@@ -28,7 +28,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             tracing::warn!(reason = %why, "not ready: the database does not answer");
             envelope(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &[BrokenRule::new("Server", "DatabaseUnavailable", "The database does not answer")],
+                &[BrokenRule::new(
+                    "Server",
+                    "DatabaseUnavailable",
+                    "The database does not answer",
+                )],
             )
         }
     }
@@ -37,7 +41,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -49,5 +56,8 @@ pub async fn index() -> Html<&'static str> {
 
 pub async fn not_found(uri: Uri) -> Response {
     let _ = uri;
-    envelope(StatusCode::NOT_FOUND, &[BrokenRule::new("Request", "NotFound", "No such resource")])
+    envelope(
+        StatusCode::NOT_FOUND,
+        &[BrokenRule::new("Request", "NotFound", "No such resource")],
+    )
 }

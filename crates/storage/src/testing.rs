@@ -110,7 +110,12 @@ impl TestDb {
     pub async fn count(&self, what: &str) -> i64 {
         use sqlx::Row;
         let sql = format!("SELECT COUNT(*) FROM {what}");
-        let row = self.db.read().fetch_one(sqlx::query(&sql)).await.expect("count rows");
+        let row = self
+            .db
+            .read()
+            .fetch_one(sqlx::query(&sql))
+            .await
+            .expect("count rows");
         row.try_get(0).expect("an integer count")
     }
 

@@ -71,7 +71,12 @@ async fn create_tenant_makes_an_administrator_with_packages_and_an_audit_entry(t
         .unwrap();
     assert!(password::verify(&generated, &hash));
 
-    let packages: i64 = t.count(&format!("role_packages WHERE tenant_id = {} AND builtin = 1", created.tenant.id.0)).await;
+    let packages: i64 = t
+        .count(&format!(
+            "role_packages WHERE tenant_id = {} AND builtin = 1",
+            created.tenant.id.0
+        ))
+        .await;
     assert_eq!(packages, 7);
 
     let log = audit::recent(&t.db, created.tenant.id, 10).await.unwrap();

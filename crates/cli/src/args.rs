@@ -1,0 +1,232 @@
+//! The command line as `CLI.md` describes it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "caretaker",
+    version,
+    about = "Caretaker: open-source maintenance management (CMMS) with a Titan/Urgent-compatible REST API",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command understands. Each flag beats its `CARETAKER_*` variable, which
+/// beats the configuration file, which beats the default.
+#[derive(Debug, Default, Args)]
+pub struct GlobalArgs {
+    /// Data folder: SQLite file, generated master key, document files [env: CARETAKER_DATA_DIR] [default: ./caretaker-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database: sqlite://FILE or postgres://... [env: CARETAKER_DATABASE_URL] [default: the SQLite file in the data folder]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Read the database URL from a file (it may hold a password) [env: CARETAKER_DATABASE_URL_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// Master key file (base64 of 32 bytes) [env: CARETAKER_MASTER_KEY_FILE] [default: generated in the data folder, SQLite only]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// How clients reach the server; its path is part of the signed path behind a proxy [env: CARETAKER_PUBLIC_BASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub public_base_url: Option<String>,
+    /// TOML configuration file [env: CARETAKER_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format [env: CARETAKER_LOG_FORMAT] [default: human]
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or caretaker_http=debug [env: CARETAKER_LOG] [default: info]
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Allow outbound callbacks over plain http and to private or loopback addresses (development, tests) [env: CARETAKER_OUTBOUND_ALLOW_INSECURE]
+    #[arg(long, global = true)]
+    pub outbound_allow_insecure: bool,
+    /// First retry interval of outbound callbacks, in milliseconds [env: CARETAKER_OUTBOUND_RETRY_INITIAL_MS] [default: 30000]
+    #[arg(long, global = true, value_name = "N")]
+    pub outbound_retry_initial_ms: Option<u64>,
+    /// Delivery attempts before an outbound callback is a terminal failure [env: CARETAKER_OUTBOUND_MAX_ATTEMPTS] [default: 10]
+    #[arg(long, global = true, value_name = "N")]
+    pub outbound_max_attempts: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first)
+    Serve(ServeArgs),
+    /// Create (once) a demo tenant, print how to sign in, and serve
+    Demo(ServeArgs),
+    /// Manage tenants
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage contractors
+    #[command(subcommand)]
+    Contractor(ContractorCommand),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Generate or revoke a user's API Token and API Secret Key
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Send one TCN-signed request to a Caretaker (or Titan/Urgent) REST API
+    Api(ApiArgs),
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Measure the server under load
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: CARETAKER_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with the default configuration and its first Administrator
+    Create {
+        /// 1-64 letters, digits, spaces, '-', '_' or '.'; unique ignoring case
+        name: String,
+        /// E-mail address of the first Administrator
+        #[arg(long, value_name = "EMAIL")]
+        admin_email: String,
+        /// Read the Administrator's password from this file (otherwise one is generated and printed once)
+        #[arg(long, value_name = "FILE")]
+        admin_password_file: Option<PathBuf>,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants
+    List {
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractorCommand {
+    /// Create a contractor
+    Create {
+        #[arg(long, value_name = "TENANT")]
+        tenant: String,
+        /// The contractor's name
+        name: String,
+        /// Unique per tenant [default: the name in capitals with spaces as dashes]
+        #[arg(long, value_name = "CODE")]
+        code: Option<String>,
+        /// Code of the parent contractor
+        #[arg(long, value_name = "CODE")]
+        parent: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum UserTypeArg {
+    Management,
+    Contractor,
+    Site,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with role packages and site access
+    Create {
+        #[arg(long, value_name = "TENANT")]
+        tenant: String,
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        #[arg(long = "type", value_enum, value_name = "TYPE")]
+        user_type: UserTypeArg,
+        /// Code of the user's contractor (Contractor users)
+        #[arg(long, value_name = "CODE")]
+        contractor: Option<String>,
+        /// A role package to grant (repeat for several)
+        #[arg(long = "role-package", value_name = "NAME")]
+        role_packages: Vec<String>,
+        /// all, none, or a comma-separated list of site codes [default: none]
+        #[arg(long, value_name = "ACCESS")]
+        site_access: Option<String>,
+        /// Read the password from this file (otherwise a one-time set-password link is printed)
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Generate (or rotate) the user's API Token and API Secret Key; prints them once as JSON
+    Generate {
+        #[arg(long, value_name = "TENANT")]
+        tenant: String,
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+    },
+    /// Revoke the user's credentials
+    Revoke {
+        #[arg(long, value_name = "TENANT")]
+        tenant: String,
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Server base URL [default: http://127.0.0.1:8080]
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// API Token
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    /// File holding the API Secret Key
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: PathBuf,
+    /// Only print the Authorization and X-Timestamp headers (for curl)
+    #[arg(long)]
+    pub print_headers: bool,
+    /// JSON body, or @FILE to read it from a file
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    /// GET, POST, PUT or DELETE
+    pub method: String,
+    /// Path from the host root, e.g. /rest/users/acme/me
+    pub path: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Tasks to seed
+    #[arg(long, default_value_t = 100_000)]
+    pub tasks: u64,
+    /// Concurrent connections
+    #[arg(long, default_value_t = 32)]
+    pub connections: u32,
+    /// Seconds per scenario
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// A short run (under a minute) for smoke tests
+    #[arg(long)]
+    pub quick: bool,
+    /// Write the results as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}

@@ -1,0 +1,62 @@
+//! `caretaker serve`.
+
+use std::io::Write;
+
+use caretaker_app::App;
+use caretaker_http::{AppState, router};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::Failure;
+use crate::config::Settings;
+use crate::startup;
+
+/// Opens the application (unless given one), listens, and serves until SIGTERM or SIGINT.
+pub async fn run(settings: &Settings, app: Option<App>) -> Result<(), Failure> {
+    let app = match app {
+        Some(app) => app,
+        None => startup::open_app(settings).await?,
+    };
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|err| Failure::refused(format!("cannot listen on {}: {err}", settings.listen)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|err| Failure::refused(format!("listening socket: {err}")))?;
+    info!(%address, backend = app.db.backend().name(), "listening");
+    // One line on stdout that scripts (and tests) can wait for; with port 0 it names the
+    // port the system chose.
+    println!("Caretaker listening on http://{address}/");
+    let _ = std::io::stdout().flush();
+
+    let db = app.db.clone();
+    caretaker_http::serve(listener, router(AppState::new(app)), shutdown_signal())
+        .await
+        .map_err(|err| Failure::refused(format!("server error: {err}")))?;
+    db.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    info!("shutting down: finishing in-flight requests");
+}
