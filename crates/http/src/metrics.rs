@@ -26,11 +26,15 @@ struct Series {
     buckets: [AtomicU64; BUCKETS.len() + 1],
 }
 
+/// The series of one route, by status.
+type ByStatus = Vec<(u16, Arc<Series>)>;
+
 /// The registry. Reads take a shared lock; a new (route, status) pair takes the write lock
 /// once.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    series: RwLock<HashMap<(String, u16), Arc<Series>>>,
+    /// Route -> (status, series). Looked up by `&str`, so a request allocates nothing.
+    series: RwLock<HashMap<String, ByStatus>>,
 }
 
 impl Metrics {
@@ -48,16 +52,31 @@ impl Metrics {
     }
 
     fn series_for(&self, route: &str, status: u16) -> Arc<Series> {
-        if let Ok(map) = self.series.read() {
-            if let Some(series) = map.get(&(route.to_owned(), status)) {
-                return series.clone();
-            }
+        let find = |statuses: &[(u16, Arc<Series>)]| {
+            statuses
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map(|(_, series)| series.clone())
+        };
+        if let Some(series) = self
+            .series
+            .read()
+            .ok()
+            .and_then(|map| map.get(route).and_then(|s| find(s)))
+        {
+            return series;
         }
         let mut map = match self.series.write() {
             Ok(map) => map,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry((route.to_owned(), status)).or_default().clone()
+        let statuses = map.entry(route.to_owned()).or_default();
+        if let Some(series) = find(statuses) {
+            return series;
+        }
+        let series = Arc::new(Series::default());
+        statuses.push((status, series.clone()));
+        series
     }
 
     /// The Prometheus text exposition of every series.
@@ -66,28 +85,32 @@ impl Metrics {
             Ok(map) => map,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let mut keys: Vec<_> = map.keys().collect();
-        keys.sort();
+        let mut keys: Vec<(&str, u16, &Series)> = map
+            .iter()
+            .flat_map(|(route, statuses)| {
+                statuses
+                    .iter()
+                    .map(move |(status, series)| (route.as_str(), *status, &**series))
+            })
+            .collect();
+        keys.sort_by_key(|(route, status, _)| (*route, *status));
         let mut out = String::with_capacity(256 + keys.len() * 1024);
         out.push_str(
             "# HELP caretaker_http_requests_total HTTP requests answered, by route and status.\n",
         );
         out.push_str("# TYPE caretaker_http_requests_total counter\n");
-        for key in &keys {
-            let series = &map[*key];
+        for (route, status, series) in &keys {
             let _ = writeln!(
                 out,
-                "caretaker_http_requests_total{{route=\"{}\",status=\"{}\"}} {}",
-                escape(&key.0),
-                key.1,
+                "caretaker_http_requests_total{{route=\"{}\",status=\"{status}\"}} {}",
+                escape(route),
                 series.count.load(Ordering::Relaxed)
             );
         }
         out.push_str("# HELP caretaker_http_request_duration_seconds Time to answer HTTP requests, by route and status.\n");
         out.push_str("# TYPE caretaker_http_request_duration_seconds histogram\n");
-        for key in &keys {
-            let series = &map[*key];
-            let labels = format!("route=\"{}\",status=\"{}\"", escape(&key.0), key.1);
+        for (route, status, series) in &keys {
+            let labels = format!("route=\"{}\",status=\"{status}\"", escape(route));
             let mut cumulative = 0;
             for (slot, bound) in BUCKETS.iter().enumerate() {
                 cumulative += series.buckets[slot].load(Ordering::Relaxed);

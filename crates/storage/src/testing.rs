@@ -8,6 +8,8 @@
 //! [`both_backends!`](crate::both_backends) turns one `async fn(TestDb)` into a SQLite test
 //! and a PostgreSQL test.
 
+#![allow(clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
+
 use std::io::Write;
 use std::sync::Once;
 

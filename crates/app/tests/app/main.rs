@@ -1,5 +1,7 @@
 //! Use-case tests, each on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use std::sync::Arc;
 
 use caretaker_app::tenants::{self, NewTenant};

@@ -1,5 +1,7 @@
 //! The HTTP surface, driven through the real router (no socket needed).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -1,5 +1,7 @@
 //! Storage tests, each run on SQLite and on PostgreSQL (see `caretaker_storage::testing`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use caretaker_domain::tenant::TenantName;
 use caretaker_domain::user::{Email, UserStatus, UserType};
 use caretaker_storage::testing::TestDb;
