@@ -6,10 +6,17 @@
 //!
 //! This crate knows no HTTP and no terminal.
 
+pub mod audit_log;
+pub mod auth;
+pub mod contractors;
 pub mod error;
 pub mod master_key;
 pub mod password;
+pub mod principal;
+pub mod role_packages;
 pub mod tenants;
+pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -18,6 +25,7 @@ use caretaker_storage::Db;
 
 pub use error::AppError;
 pub use master_key::MasterKey;
+pub use principal::Principal;
 
 /// Everything a use case needs: the database, the clock, the master key.
 #[derive(Clone, Debug)]
@@ -35,4 +43,11 @@ impl App {
             master_key: Arc::new(master_key),
         }
     }
+}
+
+/// Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+pub(crate) async fn hash_off_thread(password: secrecy::SecretString) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|err| AppError::internal(format!("password hashing task: {err}")))?
 }

@@ -51,7 +51,7 @@ pub async fn create(
 
     let generated = request.admin_password.is_none();
     let password = request.admin_password.unwrap_or_else(password::generate);
-    let hash = hash_off_thread(password.clone()).await?;
+    let hash = crate::hash_off_thread(password.clone()).await?;
 
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
@@ -82,6 +82,8 @@ pub async fn create(
             password_hash: Some(&hash),
             // A generated password has been on a terminal: the first sign-in replaces it.
             must_change_password: generated,
+            contractor: None,
+            site_access: "all",
         },
         now,
     )
@@ -119,11 +121,4 @@ pub async fn create(
 /// All tenants, by name.
 pub async fn list(app: &App) -> Result<Vec<Tenant>, AppError> {
     Ok(tenants::list(&app.db).await?)
-}
-
-/// Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-async fn hash_off_thread(password: SecretString) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|err| AppError::internal(format!("password hashing task: {err}")))?
 }

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod contractor;
 pub mod rules;
 pub mod tenant;
 pub mod user;

@@ -203,3 +203,44 @@ mod tests {
         }
     }
 }
+
+/// Which sites a Management or Site user may see. (Explicit sites, areas and channels arrive
+/// with the sites; until then a list of site codes names sites that must exist.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteAccess {
+    None,
+    All,
+    /// Explicit site codes (each includes its child sites).
+    Sites(Vec<String>),
+}
+
+impl SiteAccess {
+    /// `all`, `none`, or comma-separated site codes.
+    pub fn parse(raw: &str) -> Result<Self, BrokenRule> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "" | "none" => Ok(SiteAccess::None),
+            "all" => Ok(SiteAccess::All),
+            _ => {
+                let codes: Vec<String> = raw
+                    .split(',')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                if codes.is_empty() {
+                    Ok(SiteAccess::None)
+                } else {
+                    Ok(SiteAccess::Sites(codes))
+                }
+            }
+        }
+    }
+
+    /// The stored form of the kind (`none`, `all`, `sites`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SiteAccess::None => "none",
+            SiteAccess::All => "all",
+            SiteAccess::Sites(_) => "sites",
+        }
+    }
+}

@@ -71,33 +71,79 @@ pub async fn record(
 pub struct Entry {
     pub occurred_at: Timestamp,
     pub actor_kind: String,
+    /// The acting user's e-mail, when a user acted.
+    pub actor_email: Option<String>,
+    pub source_address: Option<String>,
     pub action: String,
     pub target: Option<String>,
     pub detail: String,
 }
 
-/// The newest `limit` events of a tenant, newest first.
-pub async fn recent(db: &Db, tenant: TenantId, limit: i64) -> Result<Vec<Entry>, StorageError> {
+/// Which events a list shows.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Actions starting with this (`user.` matches `user.created`, `user.disabled`, ...).
+    pub action_prefix: Option<String>,
+    /// Matches the acting user's e-mail or the target, any case.
+    pub search: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+/// The tenant's events matching `filter`, newest first.
+pub async fn list(
+    db: &Db,
+    tenant: TenantId,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<Entry>, StorageError> {
+    let search = filter.search.as_deref().map(|s| {
+        format!(
+            "%{}%",
+            crate::contractors::like_escape(&s.trim().to_lowercase())
+        )
+    });
+    let prefix = filter
+        .action_prefix
+        .as_deref()
+        .map(|p| format!("{}%", crate::contractors::like_escape(p.trim())));
     let rows = db
         .read()
         .fetch_all(
             sqlx::query(
-                "SELECT occurred_at, actor_kind, action, target, detail FROM audit_log
-         WHERE tenant_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2",
+                "SELECT a.occurred_at, a.actor_kind, u.email AS actor_email, a.source_address, a.action, a.target, a.detail
+                 FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
+                 WHERE a.tenant_id = $1
+                   AND ($2 IS NULL OR a.action LIKE $2 ESCAPE '\\')
+                   AND ($3 IS NULL OR LOWER(COALESCE(u.email, '')) LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(a.target, '')) LIKE $3 ESCAPE '\\')
+                   AND ($4 IS NULL OR a.occurred_at >= $4)
+                   AND ($5 IS NULL OR a.occurred_at < $5)
+                 ORDER BY a.occurred_at DESC, a.id DESC LIMIT $6",
             )
             .bind(tenant.0)
+            .bind(prefix)
+            .bind(search)
+            .bind(filter.since.map(Timestamp::unix_micros))
+            .bind(filter.until.map(Timestamp::unix_micros))
             .bind(limit),
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(Entry {
-                occurred_at: Timestamp::from_unix_micros(row.try_get("occurred_at")?),
-                actor_kind: row.try_get("actor_kind")?,
-                action: row.try_get("action")?,
-                target: row.try_get("target")?,
-                detail: row.try_get("detail")?,
-            })
-        })
-        .collect()
+    rows.iter().map(entry_from_row).collect()
+}
+
+fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<Entry, StorageError> {
+    Ok(Entry {
+        occurred_at: Timestamp::from_unix_micros(row.try_get("occurred_at")?),
+        actor_kind: row.try_get("actor_kind")?,
+        actor_email: row.try_get("actor_email")?,
+        source_address: row.try_get("source_address")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+/// The newest `limit` events of a tenant, newest first.
+pub async fn recent(db: &Db, tenant: TenantId, limit: i64) -> Result<Vec<Entry>, StorageError> {
+    list(db, tenant, &Filter::default(), limit).await
 }

@@ -14,14 +14,20 @@ mod error;
 mod migrate;
 
 pub mod audit;
+pub mod contractors;
+pub mod role_packages;
 pub mod server_settings;
+pub mod sessions;
 pub mod tenants;
+pub mod throttle;
 pub mod users;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use db::{Backend, Db, DbOptions, Tx};
+/// A connection (or, through `&mut tx`, a transaction) that storage functions run on.
+pub type Conn = sqlx::AnyConnection;
 pub use error::StorageError;
 pub use migrate::{MIGRATIONS, Migration};
 

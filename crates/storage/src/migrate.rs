@@ -18,11 +18,18 @@ pub struct Migration {
 
 /// Every migration, in order. Append; never edit one that has shipped (its checksum is
 /// recorded and checked at start).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "people_and_access",
+        sql: include_str!("../migrations/0002_people_and_access.sql"),
+    },
+];
 
 impl Migration {
     /// The SQL for `backend`.

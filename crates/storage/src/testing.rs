@@ -121,6 +121,11 @@ impl TestDb {
         row.try_get(0).expect("an integer count")
     }
 
+    /// A pooled connection, for storage functions that take one.
+    pub async fn conn(&self) -> sqlx::pool::PoolConnection<sqlx::Any> {
+        self.db.read().acquire().await.expect("a connection")
+    }
+
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }

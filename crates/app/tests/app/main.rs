@@ -50,7 +50,7 @@ async fn create_tenant_makes_an_administrator_with_packages_and_an_audit_entry(t
     assert_eq!(generated.expose_secret().len(), 20);
 
     let admin = users::find_by_email(
-        t.db.read(),
+        &mut *t.conn().await,
         created.tenant.id,
         &Email::parse("admin@acme.example").unwrap(),
     )

@@ -172,6 +172,8 @@ async fn user_emails_are_unique_per_tenant_case_insensitively(t: TestDb) {
         is_integration: true,
         password_hash: None,
         must_change_password: false,
+        contractor: None,
+        site_access: "none",
     };
     users::insert(&mut tx, &new(a.id), now).await.unwrap();
     users::insert(&mut tx, &new(b.id), now).await.unwrap();
@@ -192,7 +194,7 @@ async fn user_emails_are_unique_per_tenant_case_insensitively(t: TestDb) {
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
     tx.rollback().await.unwrap();
 
-    let found = users::find_by_email(t.db.read(), a.id, &shouting)
+    let found = users::find_by_email(&mut *t.conn().await, a.id, &shouting)
         .await
         .unwrap()
         .unwrap();
