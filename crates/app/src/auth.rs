@@ -24,17 +24,9 @@ pub const ABSOLUTE_SECONDS: i64 = 12 * 60 * 60;
 const TOUCH_EVERY_SECONDS: i64 = 60;
 
 /// Five wrong passwords for one account in 15 minutes lock it for 15 minutes.
-pub const ACCOUNT_POLICY: Policy = Policy {
-    limit: 5,
-    window_seconds: 900,
-    block_seconds: 900,
-};
+pub const ACCOUNT_POLICY: Policy = Policy { limit: 5, window_seconds: 900, block_seconds: 900 };
 /// Thirty failures from one address in 15 minutes block the address for 15 minutes.
-pub const ADDRESS_POLICY: Policy = Policy {
-    limit: 30,
-    window_seconds: 900,
-    block_seconds: 900,
-};
+pub const ADDRESS_POLICY: Policy = Policy { limit: 30, window_seconds: 900, block_seconds: 900 };
 
 /// Why a sign-in did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -103,9 +95,7 @@ pub async fn sign_in(
     let by_address = address.map(address_scope);
     for scope in std::iter::once(&account).chain(by_address.as_ref()) {
         if let Some(until) = throttle::blocked_until(app.db.read(), scope, now).await? {
-            return Err(SignInError::Throttled {
-                retry_after_seconds: retry_after(until, now),
-            });
+            return Err(SignInError::Throttled { retry_after_seconds: retry_after(until, now) });
         }
     }
 
@@ -120,9 +110,7 @@ pub async fn sign_in(
         Some(user) => users::password_hash(app.db.read(), user.id).await?,
         None => None,
     };
-    let hash = stored_hash
-        .clone()
-        .unwrap_or_else(|| decoy_hash().to_owned());
+    let hash = stored_hash.clone().unwrap_or_else(|| decoy_hash().to_owned());
     let candidate = password.clone();
     let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
         .await
@@ -132,11 +120,9 @@ pub async fn sign_in(
         Some(user) if matches && stored_hash.is_some() && user.status == UserStatus::Active => user,
         other => {
             let mut tx = app.db.begin().await?;
-            let mut blocked =
-                throttle::record_failure(&mut tx, &account, ACCOUNT_POLICY, now).await?;
+            let mut blocked = throttle::record_failure(&mut tx, &account, ACCOUNT_POLICY, now).await?;
             if let Some(scope) = &by_address {
-                blocked = blocked
-                    .or(throttle::record_failure(&mut tx, scope, ADDRESS_POLICY, now).await?);
+                blocked = blocked.or(throttle::record_failure(&mut tx, scope, ADDRESS_POLICY, now).await?);
             }
             audit::record(
                 &mut tx,
@@ -146,11 +132,7 @@ pub async fn sign_in(
                     source_address: address,
                     action: "user.sign_in_failed",
                     target: Some(email.trim()),
-                    detail: if blocked.is_some() {
-                        "sign-ins blocked for a while"
-                    } else {
-                        ""
-                    },
+                    detail: if blocked.is_some() { "sign-ins blocked for a while" } else { "" },
                 },
                 now,
             )
@@ -192,34 +174,22 @@ pub async fn sign_in(
     )
     .await?;
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(NewSession {
-        id: SecretString::from(id),
-        csrf_token,
-        must_change_password: user.must_change_password,
-    })
+    Ok(NewSession { id: SecretString::from(id), csrf_token, must_change_password: user.must_change_password })
 }
 
 /// The session behind a cookie value, if it is alive and its user may still act.
-pub async fn load_session(
-    app: &App,
-    tenant: &Tenant,
-    session_id: &str,
-) -> Result<Option<SessionContext>, AppError> {
+pub async fn load_session(app: &App, tenant: &Tenant, session_id: &str) -> Result<Option<SessionContext>, AppError> {
     let now = app.clock.now();
     let id_hash = tokens::hash_token(session_id);
     let Some(session) = sessions::find(app.db.read(), &id_hash).await? else {
         return Ok(None);
     };
     let idle_cutoff = now.plus_seconds(-IDLE_SECONDS);
-    if session.tenant != tenant.id
-        || session.expires_at <= now
-        || session.last_seen_at <= idle_cutoff
-    {
+    if session.tenant != tenant.id || session.expires_at <= now || session.last_seen_at <= idle_cutoff {
         return Ok(None);
     }
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    let principal =
-        Principal::load(&mut conn, tenant.id, tenant.name.as_str(), session.user).await?;
+    let principal = Principal::load(&mut conn, tenant.id, tenant.name.as_str(), session.user).await?;
     drop(conn);
     let Some(principal) = principal else {
         return Ok(None);
@@ -229,11 +199,7 @@ pub async fn load_session(
         sessions::touch(&mut tx, &id_hash, now).await?;
         tx.commit().await.map_err(StorageError::from)?;
     }
-    Ok(Some(SessionContext {
-        principal,
-        csrf_token: session.csrf_token,
-        id_hash,
-    }))
+    Ok(Some(SessionContext { principal, csrf_token: session.csrf_token, id_hash }))
 }
 
 /// Ends the session.
@@ -241,12 +207,7 @@ pub async fn sign_out(app: &App, session: &SessionContext) -> Result<(), AppErro
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     sessions::delete(&mut tx, &session.id_hash).await?;
-    audit::record(
-        &mut tx,
-        &user_event(&session.principal, "user.signed_out", ""),
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, &user_event(&session.principal, "user.signed_out", ""), now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(())
 }
@@ -273,27 +234,17 @@ pub async fn change_password(
     let Some(user) = session.principal.user else {
         return Err(AppError::NotFound);
     };
-    let stored = users::password_hash(app.db.read(), user)
-        .await?
-        .unwrap_or_else(|| decoy_hash().to_owned());
+    let stored = users::password_hash(app.db.read(), user).await?.unwrap_or_else(|| decoy_hash().to_owned());
     let matches = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
         .await
         .map_err(|err| AppError::internal(format!("password check task: {err}")))?;
     let mut check = caretaker_domain::rules::RuleCheck::new();
     if !matches {
-        check.push(BrokenRule::new(
-            "User",
-            "WrongPassword",
-            "The current password is wrong",
-        ));
+        check.push(BrokenRule::new("User", "WrongPassword", "The current password is wrong"));
     }
     check.check(password::check_rules(&new));
     if new.expose_secret() != confirm.expose_secret() {
-        check.push(BrokenRule::new(
-            "User",
-            "PasswordsDiffer",
-            "The new password and its confirmation differ",
-        ));
+        check.push(BrokenRule::new("User", "PasswordsDiffer", "The new password and its confirmation differ"));
     }
     check.finish().map_err(AppError::Invalid)?;
     let hash = crate::hash_off_thread(new).await?;
@@ -301,32 +252,19 @@ pub async fn change_password(
     let mut tx = app.db.begin().await?;
     users::set_password(&mut tx, user, &hash, false, now).await?;
     sessions::delete_for_user(&mut tx, user, Some(&session.id_hash)).await?;
-    audit::record(
-        &mut tx,
-        &user_event(&session.principal, "user.password_changed", ""),
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, &user_event(&session.principal, "user.password_changed", ""), now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(())
 }
 
 /// Whether a set-password link is usable (for showing its form).
-pub async fn set_password_link_is_valid(
-    app: &App,
-    tenant: &Tenant,
-    token: &str,
-) -> Result<bool, AppError> {
+pub async fn set_password_link_is_valid(app: &App, tenant: &Tenant, token: &str) -> Result<bool, AppError> {
     let now = app.clock.now();
-    let Some(user) =
-        sessions::find_set_password_link(app.db.read(), &tokens::hash_token(token), now).await?
-    else {
+    let Some(user) = sessions::find_set_password_link(app.db.read(), &tokens::hash_token(token), now).await? else {
         return Ok(false);
     };
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    Ok(users::get(&mut conn, tenant.id, user)
-        .await?
-        .is_some_and(|u| u.status != UserStatus::Disabled))
+    Ok(users::get(&mut conn, tenant.id, user).await?.is_some_and(|u| u.status != UserStatus::Disabled))
 }
 
 /// Sets a password through a one-time link; an invited user becomes active.
@@ -341,11 +279,7 @@ pub async fn set_password_with_link(
     let mut check = caretaker_domain::rules::RuleCheck::new();
     check.check(password::check_rules(&new));
     if new.expose_secret() != confirm.expose_secret() {
-        check.push(BrokenRule::new(
-            "User",
-            "PasswordsDiffer",
-            "The new password and its confirmation differ",
-        ));
+        check.push(BrokenRule::new("User", "PasswordsDiffer", "The new password and its confirmation differ"));
     }
     check.finish().map_err(AppError::Invalid)?;
     let hash = crate::hash_off_thread(new).await?;
@@ -358,9 +292,7 @@ pub async fn set_password_with_link(
     let Some(user) = users::get(&mut tx, tenant.id, user_id).await? else {
         return Err(AppError::NotFound);
     };
-    if user.status == UserStatus::Disabled
-        || !sessions::use_set_password_link(&mut tx, &token_hash, now).await?
-    {
+    if user.status == UserStatus::Disabled || !sessions::use_set_password_link(&mut tx, &token_hash, now).await? {
         return Err(AppError::NotFound);
     }
     users::set_password(&mut tx, user.id, &hash, false, now).await?;
@@ -386,11 +318,7 @@ pub async fn set_password_with_link(
 }
 
 /// Changes the signed-in user's display name.
-pub async fn update_profile(
-    app: &App,
-    session: &SessionContext,
-    name: &str,
-) -> Result<(), AppError> {
+pub async fn update_profile(app: &App, session: &SessionContext, name: &str) -> Result<(), AppError> {
     let Some(user) = session.principal.user else {
         return Err(AppError::NotFound);
     };
@@ -398,12 +326,7 @@ pub async fn update_profile(
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     users::update_name(&mut tx, user, &name, now).await?;
-    audit::record(
-        &mut tx,
-        &user_event(&session.principal, "user.profile_changed", ""),
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, &user_event(&session.principal, "user.profile_changed", ""), now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(())
 }

@@ -30,30 +30,16 @@ pub async fn create(
     let by = by.principal();
     let mut check = RuleCheck::new();
     let name = check.check(display_name("Contractor", &input.name, 200));
-    let code = match input
-        .code
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
+    let code = match input.code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(code) => check.check(ContractorCode::parse(code)),
         None => check.check(ContractorCode::from_name(&input.name)),
     };
     if input.email.len() > 254 || input.telephone.len() > 50 {
-        check.push(BrokenRule::new(
-            "Contractor",
-            "FieldTooLong",
-            "E-mail or telephone is too long",
-        ));
+        check.push(BrokenRule::new("Contractor", "FieldTooLong", "E-mail or telephone is too long"));
     }
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let parent = match input
-        .parent
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
+    let parent = match input.parent.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(parent) => match contractors::find_by_code(&mut *tx, by.tenant, parent).await? {
             Some(found) => Some(found.id),
             None => {
@@ -126,7 +112,5 @@ pub async fn get(
     by: &Authorized<'_, can::ContractorsRead, Principal>,
     id: ContractorId,
 ) -> Result<Contractor, AppError> {
-    contractors::get(app.db.read(), by.principal().tenant, id)
-        .await?
-        .ok_or(AppError::NotFound)
+    contractors::get(app.db.read(), by.principal().tenant, id).await?.ok_or(AppError::NotFound)
 }

@@ -37,11 +37,7 @@ pub struct App {
 
 impl App {
     pub fn new(db: Db, clock: Arc<dyn Clock>, master_key: MasterKey) -> Self {
-        Self {
-            db,
-            clock,
-            master_key: Arc::new(master_key),
-        }
+        Self { db, clock, master_key: Arc::new(master_key) }
     }
 }
 

@@ -23,20 +23,12 @@ pub struct MasterKey(SecretBox<[u8; 32]>);
 /// Why a key could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum MasterKeyError {
-    #[error(
-        "the master key must be 32 random bytes in base64 (44 characters), e.g. from `openssl rand -base64 32`"
-    )]
+    #[error("the master key must be 32 random bytes in base64 (44 characters), e.g. from `openssl rand -base64 32`")]
     Malformed,
     #[error("cannot read the master key file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("cannot write the master key file {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    Write { path: String, source: std::io::Error },
     #[error(
         "the master key does not match the one this database was set up with \
          (API secrets could not be decrypted); start with the original key"
@@ -58,9 +50,7 @@ const FINGERPRINT_SETTING: &str = "master_key_fingerprint";
 impl MasterKey {
     /// Parses the base64 text form (surrounding whitespace ignored).
     pub fn parse(text: &str) -> Result<Self, MasterKeyError> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| MasterKeyError::Malformed)?;
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| MasterKeyError::Malformed)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| MasterKeyError::Malformed)?;
         Ok(Self(SecretBox::new(Box::new(key))))
     }
@@ -74,25 +64,19 @@ impl MasterKey {
 
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<Self, MasterKeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MasterKeyError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| MasterKeyError::Read { path: path.display().to_string(), source })?;
         Self::parse(&text)
     }
 
     /// Reads `DATA_DIR/master.key`, creating it (owner-only) when it does not exist.
     pub fn load_or_generate(data_dir: &Path) -> Result<Self, MasterKeyError> {
         let path = data_dir.join(FILE_NAME);
-        let write_error = |source| MasterKeyError::Write {
-            path: path.display().to_string(),
-            source,
-        };
+        let write_error = |source| MasterKeyError::Write { path: path.display().to_string(), source };
         match create_owner_only(&path) {
             Ok(mut file) => {
                 let key = Self::generate();
-                file.write_all(key.to_base64().as_bytes())
-                    .map_err(write_error)?;
+                file.write_all(key.to_base64().as_bytes()).map_err(write_error)?;
                 file.write_all(b"\n").map_err(write_error)?;
                 file.sync_all().map_err(write_error)?;
                 tracing::info!(path = %path.display(), "generated a new master key");
@@ -115,8 +99,8 @@ impl MasterKey {
 
     /// A one-way fingerprint that identifies the key without revealing it.
     pub fn fingerprint(&self) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose_secret())
-            .unwrap_or_else(|_| unreachable_hmac());
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose_secret()).unwrap_or_else(|_| unreachable_hmac());
         mac.update(b"caretaker master key fingerprint v1");
         let digest = mac.finalize().into_bytes();
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
@@ -129,11 +113,7 @@ impl MasterKey {
         let mut tx = db.begin().await?;
         let stored = server_settings::get_or_insert(&mut tx, FINGERPRINT_SETTING, &mine).await?;
         tx.commit().await.map_err(StorageError::from)?;
-        if stored == mine {
-            Ok(())
-        } else {
-            Err(MasterKeyError::Mismatch)
-        }
+        if stored == mine { Ok(()) } else { Err(MasterKeyError::Mismatch) }
     }
 }
 
@@ -146,19 +126,12 @@ fn unreachable_hmac() -> Hmac<Sha256> {
 #[cfg(unix)]
 fn create_owner_only(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
 }
 
 #[cfg(not(unix))]
 fn create_owner_only(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 #[cfg(test)]
@@ -170,21 +143,9 @@ mod tests {
         let key = MasterKey::generate();
         let text = key.to_base64();
         assert_eq!(text.len(), 44);
-        assert_eq!(
-            MasterKey::parse(&format!("  {text}\n")).unwrap().expose(),
-            key.expose()
-        );
-        for bad in [
-            "",
-            "not base64!",
-            "AAAA",
-            &STANDARD.encode([0u8; 31]),
-            &STANDARD.encode([0u8; 33]),
-        ] {
-            assert!(
-                matches!(MasterKey::parse(bad), Err(MasterKeyError::Malformed)),
-                "{bad:?}"
-            );
+        assert_eq!(MasterKey::parse(&format!("  {text}\n")).unwrap().expose(), key.expose());
+        for bad in ["", "not base64!", "AAAA", &STANDARD.encode([0u8; 31]), &STANDARD.encode([0u8; 33])] {
+            assert!(matches!(MasterKey::parse(bad), Err(MasterKeyError::Malformed)), "{bad:?}");
         }
     }
 
@@ -202,10 +163,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let first = MasterKey::load_or_generate(dir.path()).unwrap();
-        let mode = std::fs::metadata(dir.path().join(FILE_NAME))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let second = MasterKey::load_or_generate(dir.path()).unwrap();
         assert_eq!(first.expose(), second.expose());
@@ -215,13 +173,7 @@ mod tests {
     fn a_corrupt_file_is_an_error_not_a_new_key() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE_NAME), "garbage").unwrap();
-        assert!(matches!(
-            MasterKey::load_or_generate(dir.path()),
-            Err(MasterKeyError::Malformed)
-        ));
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(),
-            "garbage"
-        );
+        assert!(matches!(MasterKey::load_or_generate(dir.path()), Err(MasterKeyError::Malformed)));
+        assert_eq!(std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(), "garbage");
     }
 }

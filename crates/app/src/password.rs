@@ -1,9 +1,7 @@
 //! Passwords: Argon2id hashes (PHC strings), and generated passwords for new accounts.
 
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use caretaker_domain::BrokenRule;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
@@ -47,11 +45,7 @@ pub fn hash(password: &SecretString) -> Result<String, AppError> {
 /// Whether `password` matches the stored `hash` (constant-time inside argon2).
 pub fn verify(password: &SecretString, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.expose_secret().as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -59,9 +53,7 @@ pub fn verify(password: &SecretString, hash: &str) -> bool {
 pub fn generate() -> SecretString {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::rngs::OsRng;
-    let password: String = (0..20)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect();
+    let password: String = (0..20).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect();
     SecretString::from(password)
 }
 
@@ -76,10 +68,7 @@ mod tests {
         assert!(hashed.starts_with("$argon2id$"));
         assert!(!hashed.contains("correct horse"));
         assert!(verify(&password, &hashed));
-        assert!(!verify(
-            &SecretString::from("correct horse battery stapler"),
-            &hashed
-        ));
+        assert!(!verify(&SecretString::from("correct horse battery stapler"), &hashed));
         assert!(!verify(&password, "not a hash"));
     }
 
@@ -93,14 +82,9 @@ mod tests {
 
     #[test]
     fn length_rules() {
+        assert_eq!(check_rules(&SecretString::from("short")).unwrap_err().key, "BrokenRule_User_PasswordTooShort");
         assert_eq!(
-            check_rules(&SecretString::from("short")).unwrap_err().key,
-            "BrokenRule_User_PasswordTooShort"
-        );
-        assert_eq!(
-            check_rules(&SecretString::from("x".repeat(MAX_LEN + 1)))
-                .unwrap_err()
-                .key,
+            check_rules(&SecretString::from("x".repeat(MAX_LEN + 1))).unwrap_err().key,
             "BrokenRule_User_PasswordTooLong"
         );
     }

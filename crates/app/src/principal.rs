@@ -72,12 +72,9 @@ impl Principal {
             return Ok(None);
         }
         let packages = role_packages::of_user(conn, user).await?;
-        let permissions = packages
-            .iter()
-            .fold(PermissionSet::EMPTY, |set, (_, _, p)| set.union(*p));
-        let is_admin = packages.iter().any(|(_, name, _)| {
-            BuiltinPackage::from_name(name) == Some(BuiltinPackage::Administrator)
-        });
+        let permissions = packages.iter().fold(PermissionSet::EMPTY, |set, (_, _, p)| set.union(*p));
+        let is_admin =
+            packages.iter().any(|(_, name, _)| BuiltinPackage::from_name(name) == Some(BuiltinPackage::Administrator));
         Ok(Some(Self {
             tenant,
             tenant_name: tenant_name.to_owned(),

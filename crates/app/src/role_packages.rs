@@ -13,10 +13,7 @@ use crate::principal::Principal;
 use crate::{App, AppError};
 
 /// The tenant's packages (anyone who may see users may see what packages mean).
-pub async fn list(
-    app: &App,
-    by: &Authorized<'_, can::UsersRead, Principal>,
-) -> Result<Vec<RolePackage>, AppError> {
+pub async fn list(app: &App, by: &Authorized<'_, can::UsersRead, Principal>) -> Result<Vec<RolePackage>, AppError> {
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
     Ok(role_packages::list(&mut conn, by.principal().tenant).await?)
 }
@@ -47,18 +44,10 @@ pub async fn create_custom(
         ));
     }
     if set.is_empty() {
-        check.push(BrokenRule::new(
-            "RolePackage",
-            "NoPermissions",
-            "Choose at least one permission",
-        ));
+        check.push(BrokenRule::new("RolePackage", "NoPermissions", "Choose at least one permission"));
     }
     if description.chars().count() > 500 {
-        check.push(BrokenRule::new(
-            "RolePackage",
-            "DescriptionTooLong",
-            "Description must be at most 500 characters",
-        ));
+        check.push(BrokenRule::new("RolePackage", "DescriptionTooLong", "Description must be at most 500 characters"));
     }
     check.finish().map_err(AppError::Invalid)?;
     let Some(name) = name else {
@@ -66,25 +55,18 @@ pub async fn create_custom(
     };
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let id =
-        match role_packages::insert_custom(&mut tx, by.tenant, &name, description.trim(), set, now)
-            .await
-        {
-            Ok(id) => id,
-            Err(StorageError::Conflict(_)) => {
-                return Err(AppError::conflict(BrokenRule::new(
-                    "RolePackage",
-                    "DuplicateName",
-                    format!("A role package named {name:?} already exists"),
-                )));
-            }
-            Err(other) => return Err(other.into()),
-        };
-    let detail = set
-        .iter()
-        .map(Permission::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let id = match role_packages::insert_custom(&mut tx, by.tenant, &name, description.trim(), set, now).await {
+        Ok(id) => id,
+        Err(StorageError::Conflict(_)) => {
+            return Err(AppError::conflict(BrokenRule::new(
+                "RolePackage",
+                "DuplicateName",
+                format!("A role package named {name:?} already exists"),
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let detail = set.iter().map(Permission::as_str).collect::<Vec<_>>().join(", ");
     audit::record(
         &mut tx,
         &Event {

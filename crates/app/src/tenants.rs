@@ -33,11 +33,7 @@ pub struct CreatedTenant {
 
 /// Creates a tenant with its built-in role packages and its first Administrator, in one
 /// transaction: either all of it exists afterwards or none of it.
-pub async fn create(
-    app: &App,
-    request: NewTenant,
-    actor: Actor,
-) -> Result<CreatedTenant, AppError> {
+pub async fn create(app: &App, request: NewTenant, actor: Actor) -> Result<CreatedTenant, AppError> {
     let mut check = RuleCheck::new();
     let name = check.check(TenantName::parse(&request.name));
     let email = check.check(Email::parse(&request.admin_email));
@@ -61,10 +57,7 @@ pub async fn create(
             return Err(AppError::conflict(BrokenRule::new(
                 "Tenant",
                 "DuplicateName",
-                format!(
-                    "A tenant named {:?} already exists (names are compared ignoring case)",
-                    name.as_str()
-                ),
+                format!("A tenant named {:?} already exists (names are compared ignoring case)", name.as_str()),
             )));
         }
         Err(other) => return Err(other.into()),
@@ -89,10 +82,7 @@ pub async fn create(
     )
     .await?;
     for (package, id) in &packages {
-        if matches!(
-            package,
-            BuiltinPackage::Administrator | BuiltinPackage::ManagementUser
-        ) {
+        if matches!(package, BuiltinPackage::Administrator | BuiltinPackage::ManagementUser) {
             users::grant_package(&mut tx, admin, *id, None, now).await?;
         }
     }
@@ -111,11 +101,7 @@ pub async fn create(
     .await?;
     tx.commit().await.map_err(StorageError::from)?;
 
-    Ok(CreatedTenant {
-        tenant,
-        admin_email: email,
-        generated_password: generated.then_some(password),
-    })
+    Ok(CreatedTenant { tenant, admin_email: email, generated_password: generated.then_some(password) })
 }
 
 /// All tenants, by name.

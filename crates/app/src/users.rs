@@ -58,12 +58,7 @@ fn check_input(input: &UserInput, check: &mut RuleCheck) -> Option<Checked> {
     if let Some(chosen) = &input.password {
         check.check(password::check_rules(chosen));
     }
-    Some(Checked {
-        email: email?,
-        name: name?,
-        user_type: user_type?,
-        site_access: site_access?,
-    })
+    Some(Checked { email: email?, name: name?, user_type: user_type?, site_access: site_access? })
 }
 
 /// Resolves the contractor of a user of `user_type`.
@@ -77,11 +72,7 @@ async fn resolve_contractor(
     let code = code.map(str::trim).filter(|c| !c.is_empty());
     match (user_type, code) {
         (Some(UserType::Contractor), None) => {
-            check.push(BrokenRule::new(
-                "User",
-                "MissingContractor",
-                "A Contractor user must belong to a contractor",
-            ));
+            check.push(BrokenRule::new("User", "MissingContractor", "A Contractor user must belong to a contractor"));
             Ok(None)
         }
         (Some(UserType::Contractor), Some(code)) => {
@@ -113,31 +104,21 @@ async fn resolve_contractor(
 fn check_site_access(site_access: &SiteAccess, check: &mut RuleCheck) {
     if let SiteAccess::Sites(codes) = site_access {
         for code in codes {
-            check.push(BrokenRule::new(
-                "User",
-                "UnknownSite",
-                format!("No site has the code {code:?}"),
-            ));
+            check.push(BrokenRule::new("User", "UnknownSite", format!("No site has the code {code:?}")));
         }
     }
 }
 
 /// The tenant's packages named in `names` (any case); unknown names are broken rules.
-fn resolve_packages<'p>(
-    all: &'p [RolePackage],
-    names: &[String],
-    check: &mut RuleCheck,
-) -> Vec<&'p RolePackage> {
+fn resolve_packages<'p>(all: &'p [RolePackage], names: &[String], check: &mut RuleCheck) -> Vec<&'p RolePackage> {
     let mut chosen: Vec<&RolePackage> = Vec::new();
     for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         match all.iter().find(|p| p.name.eq_ignore_ascii_case(name)) {
             Some(package) if !chosen.iter().any(|c| c.id == package.id) => chosen.push(package),
             Some(_) => {}
-            None => check.push(BrokenRule::new(
-                "User",
-                "UnknownRolePackage",
-                format!("No role package is named {name:?}"),
-            )),
+            None => {
+                check.push(BrokenRule::new("User", "UnknownRolePackage", format!("No role package is named {name:?}")))
+            }
         }
     }
     chosen
@@ -180,11 +161,7 @@ fn check_grants(
         }
     }
     forbidden.finish().map_err(AppError::Forbidden)?;
-    if target_type == UserType::Site
-        && added
-            .iter()
-            .any(|p| p.builtin == Some(BuiltinPackage::RestApi))
-    {
+    if target_type == UserType::Site && added.iter().any(|p| p.builtin == Some(BuiltinPackage::RestApi)) {
         return Err(AppError::invalid(BrokenRule::new(
             "User",
             "RestApiNotForSiteUsers",
@@ -194,12 +171,7 @@ fn check_grants(
     Ok(())
 }
 
-fn audit_event<'a>(
-    by: &'a Principal,
-    action: &'a str,
-    target: &'a str,
-    detail: &'a str,
-) -> Event<'a> {
+fn audit_event<'a>(by: &'a Principal, action: &'a str, target: &'a str, detail: &'a str) -> Event<'a> {
     Event {
         tenant: Some(by.tenant),
         actor: by.actor(),
@@ -229,23 +201,14 @@ pub async fn create(
     let mut check = RuleCheck::new();
     let checked = check_input(&input, &mut check);
     let password_hash = match &input.password {
-        Some(chosen) if password::check_rules(chosen).is_ok() => {
-            Some(crate::hash_off_thread(chosen.clone()).await?)
-        }
+        Some(chosen) if password::check_rules(chosen).is_ok() => Some(crate::hash_off_thread(chosen.clone()).await?),
         _ => None,
     };
 
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let user_type = checked.as_ref().map(|c| c.user_type);
-    let contractor = resolve_contractor(
-        &mut tx,
-        by,
-        user_type,
-        input.contractor.as_deref(),
-        &mut check,
-    )
-    .await?;
+    let contractor = resolve_contractor(&mut tx, by, user_type, input.contractor.as_deref(), &mut check).await?;
     if let Some(checked) = &checked {
         check_site_access(&checked.site_access, &mut check);
     }
@@ -257,11 +220,7 @@ pub async fn create(
     };
     check_grants(by, None, checked.user_type, &chosen, &[])?;
 
-    let status = if password_hash.is_some() {
-        UserStatus::Active
-    } else {
-        UserStatus::Invited
-    };
+    let status = if password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
     let id = match users::insert(
         &mut tx,
         &users::NewUser {
@@ -288,46 +247,24 @@ pub async fn create(
     let detail = format!(
         "{} user{}{}",
         checked.user_type,
-        if input.is_integration {
-            ", integration account"
-        } else {
-            ""
-        },
-        input
-            .contractor
-            .as_deref()
-            .map(|c| format!(", contractor {c}"))
-            .unwrap_or_default()
+        if input.is_integration { ", integration account" } else { "" },
+        input.contractor.as_deref().map(|c| format!(", contractor {c}")).unwrap_or_default()
     );
-    audit::record(
-        &mut tx,
-        &audit_event(by, "user.created", target, &detail),
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, &audit_event(by, "user.created", target, &detail), now).await?;
     for package in &chosen {
         users::grant_package(&mut tx, id, package.id, by.user, now).await?;
-        audit::record(
-            &mut tx,
-            &audit_event(by, "user.package_granted", target, &package.name),
-            now,
-        )
-        .await?;
+        audit::record(&mut tx, &audit_event(by, "user.package_granted", target, &package.name), now).await?;
     }
     let set_password_token = if password_hash.is_none() {
         let token = tokens::random_token();
         let expires = now.plus_seconds(SET_PASSWORD_LINK_DAYS * 86_400);
-        sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), id, now, expires)
-            .await?;
+        sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), id, now, expires).await?;
         Some(token)
     } else {
         None
     };
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(CreatedUser {
-        id,
-        set_password_token,
-    })
+    Ok(CreatedUser { id, set_password_token })
 }
 
 /// Changes a user's details and packages (the same window as Create).
@@ -339,13 +276,7 @@ pub async fn update(
 ) -> Result<(), AppError> {
     let by = by.principal();
     let mut check = RuleCheck::new();
-    let checked = check_input(
-        &UserInput {
-            password: None,
-            ..input_clone(&input)
-        },
-        &mut check,
-    );
+    let checked = check_input(&UserInput { password: None, ..input_clone(&input) }, &mut check);
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let Some(existing) = users::get(&mut tx, by.tenant, id).await? else {
@@ -353,11 +284,7 @@ pub async fn update(
     };
     if let Some(checked) = &checked {
         if checked.user_type != existing.user_type {
-            check.push(BrokenRule::new(
-                "User",
-                "TypeCannotChange",
-                "A user's type cannot change; create a new user",
-            ));
+            check.push(BrokenRule::new("User", "TypeCannotChange", "A user's type cannot change; create a new user"));
         }
         check_site_access(&checked.site_access, &mut check);
     }
@@ -368,26 +295,13 @@ pub async fn update(
         return Err(AppError::internal("checked input missing"));
     };
 
-    let held: Vec<&RolePackage> = all_packages
-        .iter()
-        .filter(|p| existing.role_packages.iter().any(|name| *name == p.name))
-        .collect();
-    let added: Vec<&RolePackage> = chosen
-        .iter()
-        .copied()
-        .filter(|p| !held.iter().any(|h| h.id == p.id))
-        .collect();
-    let removed: Vec<&RolePackage> = held
-        .iter()
-        .copied()
-        .filter(|h| !chosen.iter().any(|p| p.id == h.id))
-        .collect();
+    let held: Vec<&RolePackage> =
+        all_packages.iter().filter(|p| existing.role_packages.iter().any(|name| *name == p.name)).collect();
+    let added: Vec<&RolePackage> = chosen.iter().copied().filter(|p| !held.iter().any(|h| h.id == p.id)).collect();
+    let removed: Vec<&RolePackage> = held.iter().copied().filter(|h| !chosen.iter().any(|p| p.id == h.id)).collect();
     guard_privileged_target(by, &held)?;
     check_grants(by, Some(id), existing.user_type, &added, &removed)?;
-    if removed
-        .iter()
-        .any(|p| p.builtin == Some(BuiltinPackage::Administrator))
-    {
+    if removed.iter().any(|p| p.builtin == Some(BuiltinPackage::Administrator)) {
         guard_last_administrator(&mut tx, by, id).await?;
     }
 
@@ -411,21 +325,11 @@ pub async fn update(
     audit::record(&mut tx, &audit_event(by, "user.changed", target, ""), now).await?;
     for package in &added {
         users::grant_package(&mut tx, id, package.id, by.user, now).await?;
-        audit::record(
-            &mut tx,
-            &audit_event(by, "user.package_granted", target, &package.name),
-            now,
-        )
-        .await?;
+        audit::record(&mut tx, &audit_event(by, "user.package_granted", target, &package.name), now).await?;
     }
     for package in &removed {
         users::revoke_package(&mut tx, id, package.id).await?;
-        audit::record(
-            &mut tx,
-            &audit_event(by, "user.package_removed", target, &package.name),
-            now,
-        )
-        .await?;
+        audit::record(&mut tx, &audit_event(by, "user.package_removed", target, &package.name), now).await?;
     }
     tx.commit().await.map_err(StorageError::from)?;
     Ok(())
@@ -446,11 +350,7 @@ fn input_clone(input: &UserInput) -> UserInput {
 
 /// Acting on a user who holds a privileged package takes an Administrator.
 fn guard_privileged_target(by: &Principal, held: &[&RolePackage]) -> Result<(), AppError> {
-    if !by.is_admin
-        && held
-            .iter()
-            .any(|p| p.builtin.is_some_and(BuiltinPackage::is_privileged))
-    {
+    if !by.is_admin && held.iter().any(|p| p.builtin.is_some_and(BuiltinPackage::is_privileged)) {
         return Err(AppError::forbidden(BrokenRule::new(
             "User",
             "PrivilegedUser",
@@ -461,28 +361,13 @@ fn guard_privileged_target(by: &Principal, held: &[&RolePackage]) -> Result<(), 
 }
 
 /// The tenant keeps at least one active Administrator.
-async fn guard_last_administrator(
-    conn: &mut Conn,
-    by: &Principal,
-    leaving: UserId,
-) -> Result<(), AppError> {
-    let admins = users::list(
-        conn,
-        by.tenant,
-        &UserFilter {
-            status: Some(UserStatus::Active),
-            ..UserFilter::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .filter(|u| {
-        u.id != leaving
-            && u.role_packages
-                .iter()
-                .any(|p| p == BuiltinPackage::Administrator.name())
-    })
-    .count();
+async fn guard_last_administrator(conn: &mut Conn, by: &Principal, leaving: UserId) -> Result<(), AppError> {
+    let admins =
+        users::list(conn, by.tenant, &UserFilter { status: Some(UserStatus::Active), ..UserFilter::default() })
+            .await?
+            .into_iter()
+            .filter(|u| u.id != leaving && u.role_packages.iter().any(|p| p == BuiltinPackage::Administrator.name()))
+            .count();
     if admins == 0 {
         return Err(AppError::conflict(BrokenRule::new(
             "User",
@@ -508,10 +393,8 @@ pub async fn set_status(
         let Some(user) = users::get(&mut tx, by.tenant, *id).await? else {
             return Err(AppError::NotFound);
         };
-        let held: Vec<&RolePackage> = all_packages
-            .iter()
-            .filter(|p| user.role_packages.iter().any(|name| *name == p.name))
-            .collect();
+        let held: Vec<&RolePackage> =
+            all_packages.iter().filter(|p| user.role_packages.iter().any(|name| *name == p.name)).collect();
         guard_privileged_target(by, &held)?;
         if status == UserStatus::Disabled {
             if Some(*id) == by.user {
@@ -521,10 +404,7 @@ pub async fn set_status(
                     "You cannot disable yourself",
                 )));
             }
-            if held
-                .iter()
-                .any(|p| p.builtin == Some(BuiltinPackage::Administrator))
-            {
+            if held.iter().any(|p| p.builtin == Some(BuiltinPackage::Administrator)) {
                 guard_last_administrator(&mut tx, by, *id).await?;
             }
         }
@@ -541,11 +421,7 @@ pub async fn set_status(
         if status == UserStatus::Disabled {
             sessions::delete_for_user(&mut tx, *id, None).await?;
         }
-        let action = if status == UserStatus::Disabled {
-            "user.disabled"
-        } else {
-            "user.enabled"
-        };
+        let action = if status == UserStatus::Disabled { "user.disabled" } else { "user.enabled" };
         audit::record(&mut tx, &audit_event(by, action, &user.email, ""), now).await?;
     }
     tx.commit().await.map_err(StorageError::from)?;
@@ -569,26 +445,14 @@ pub async fn reset_password(
         return Err(AppError::NotFound);
     };
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
-    let held: Vec<&RolePackage> = all_packages
-        .iter()
-        .filter(|p| user.role_packages.iter().any(|name| *name == p.name))
-        .collect();
+    let held: Vec<&RolePackage> =
+        all_packages.iter().filter(|p| user.role_packages.iter().any(|name| *name == p.name)).collect();
     guard_privileged_target(by, &held)?;
     let token = tokens::random_token();
     let expires = now.plus_seconds(SET_PASSWORD_LINK_DAYS * 86_400);
-    sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), id, now, expires)
+    sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), id, now, expires).await?;
+    audit::record(&mut tx, &audit_event(by, "user.password_reset", &user.email, "set-password link issued"), now)
         .await?;
-    audit::record(
-        &mut tx,
-        &audit_event(
-            by,
-            "user.password_reset",
-            &user.email,
-            "set-password link issued",
-        ),
-        now,
-    )
-    .await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(token)
 }
@@ -604,15 +468,9 @@ pub async fn list(
 }
 
 /// One of the tenant's users; another tenant's id is [`AppError::NotFound`].
-pub async fn get(
-    app: &App,
-    by: &Authorized<'_, can::UsersRead, Principal>,
-    id: UserId,
-) -> Result<User, AppError> {
+pub async fn get(app: &App, by: &Authorized<'_, can::UsersRead, Principal>, id: UserId) -> Result<User, AppError> {
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    users::get(&mut conn, by.principal().tenant, id)
-        .await?
-        .ok_or(AppError::NotFound)
+    users::get(&mut conn, by.principal().tenant, id).await?.ok_or(AppError::NotFound)
 }
 
 /// The permissions the packages named give together (for showing).
@@ -626,9 +484,7 @@ pub fn permissions_of(packages: &[RolePackage], names: &[String]) -> PermissionS
 /// Rules broken, for callers that collect more before answering.
 pub fn rules(err: &AppError) -> Option<&BrokenRules> {
     match err {
-        AppError::Invalid(rules) | AppError::Conflict(rules) | AppError::Forbidden(rules) => {
-            Some(rules)
-        }
+        AppError::Invalid(rules) | AppError::Conflict(rules) | AppError::Forbidden(rules) => Some(rules),
         _ => None,
     }
 }

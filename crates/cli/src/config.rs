@@ -63,12 +63,8 @@ impl Layer {
             public_base_url: self.public_base_url.or(lower.public_base_url),
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
-            outbound_allow_insecure: self
-                .outbound_allow_insecure
-                .or(lower.outbound_allow_insecure),
-            outbound_retry_initial_ms: self
-                .outbound_retry_initial_ms
-                .or(lower.outbound_retry_initial_ms),
+            outbound_allow_insecure: self.outbound_allow_insecure.or(lower.outbound_allow_insecure),
+            outbound_retry_initial_ms: self.outbound_retry_initial_ms.or(lower.outbound_retry_initial_ms),
             outbound_max_attempts: self.outbound_max_attempts.or(lower.outbound_max_attempts),
         }
     }
@@ -94,15 +90,10 @@ impl Layer {
     /// The TOML file's layer.
     pub fn from_toml(path: &Path, text: &str) -> Result<Layer, ConfigError> {
         toml::from_str(text).map_err(|err| {
-            let line = err
-                .span()
-                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let line = err.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
             let message = err.message().replace('\n', " ");
             match line {
-                Some(line) => error(format!(
-                    "config file {}: line {line}: {message}",
-                    path.display()
-                )),
+                Some(line) => error(format!("config file {}: line {line}: {message}", path.display())),
                 None => error(format!("config file {}: {message}", path.display())),
             }
         })
@@ -130,22 +121,16 @@ impl Layer {
                 "MASTER_KEY_FILE" => layer.master_key_file = Some(PathBuf::from(value)),
                 "MASTER_KEY" => layer.master_key = Some(value),
                 "PUBLIC_BASE_URL" => layer.public_base_url = Some(value),
-                "LOG_FORMAT" => {
-                    layer.log_format =
-                        Some(parse_log_format(&value).map_err(|e| env_error(&name, e))?)
-                }
+                "LOG_FORMAT" => layer.log_format = Some(parse_log_format(&value).map_err(|e| env_error(&name, e))?),
                 "LOG" => layer.log = Some(value),
                 "OUTBOUND_ALLOW_INSECURE" => {
-                    layer.outbound_allow_insecure =
-                        Some(parse_bool(&value).map_err(|e| env_error(&name, e))?);
+                    layer.outbound_allow_insecure = Some(parse_bool(&value).map_err(|e| env_error(&name, e))?);
                 }
                 "OUTBOUND_RETRY_INITIAL_MS" => {
-                    layer.outbound_retry_initial_ms =
-                        Some(parse_number(&value).map_err(|e| env_error(&name, e))?);
+                    layer.outbound_retry_initial_ms = Some(parse_number(&value).map_err(|e| env_error(&name, e))?);
                 }
                 "OUTBOUND_MAX_ATTEMPTS" => {
-                    layer.outbound_max_attempts =
-                        Some(parse_number(&value).map_err(|e| env_error(&name, e))?);
+                    layer.outbound_max_attempts = Some(parse_number(&value).map_err(|e| env_error(&name, e))?);
                 }
                 _ => return Err(error(format!("unknown setting {name} in the environment"))),
             }
@@ -167,10 +152,7 @@ fn parse_bool(value: &str) -> Result<bool, String> {
 }
 
 fn parse_number<T: std::str::FromStr>(value: &str) -> Result<T, String> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| format!("{value:?} is not a whole number in range"))
+    value.trim().parse().map_err(|_| format!("{value:?} is not a whole number in range"))
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
@@ -229,20 +211,16 @@ pub fn resolve(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Config
                 Some("postgres" | "postgresql") => true,
                 Some("sqlite") => false,
                 _ => {
-                    return Err(error(
-                        "database URL must start with sqlite:// or postgres://",
-                    ));
+                    return Err(error("database URL must start with sqlite:// or postgres://"));
                 }
             }
         }
     };
 
     let listen_text = merged.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let listen = listen_text.parse::<SocketAddr>().map_err(|_| {
-        error(format!(
-            "listen address {listen_text:?} is not IP:PORT (e.g. 127.0.0.1:8080)"
-        ))
-    })?;
+    let listen = listen_text
+        .parse::<SocketAddr>()
+        .map_err(|_| error(format!("listen address {listen_text:?} is not IP:PORT (e.g. 127.0.0.1:8080)")))?;
 
     let master_key = match (merged.master_key_file, merged.master_key) {
         (Some(path), _) => MasterKeySource::File(path),
@@ -259,8 +237,7 @@ pub fn resolve(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Config
     let public_base_url = merged
         .public_base_url
         .map(|text| {
-            let url = url::Url::parse(&text)
-                .map_err(|_| error(format!("public base URL {text:?} is not a URL")))?;
+            let url = url::Url::parse(&text).map_err(|_| error(format!("public base URL {text:?} is not a URL")))?;
             if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
                 return Err(error(format!(
                     "public base URL {text:?} must be http(s)://host[:port][/path] without query or fragment"
@@ -280,9 +257,7 @@ pub fn resolve(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Config
     }
 
     Ok(Settings {
-        data_dir: merged
-            .data_dir
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        data_dir: merged.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         database_url: database_url.map(SecretString::from),
         uses_postgres,
         listen,
@@ -298,11 +273,9 @@ pub fn resolve(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Config
 
 /// Reads a file holding one secret line (a trailing newline is not part of it).
 pub fn read_secret_file(path: &Path, what: &str) -> Result<String, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| error(format!("cannot read {what} {}: {err}", path.display())))?;
-    let value = text
-        .strip_suffix('\n')
-        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+    let text =
+        std::fs::read_to_string(path).map_err(|err| error(format!("cannot read {what} {}: {err}", path.display())))?;
+    let value = text.strip_suffix('\n').map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
     if value.is_empty() {
         return Err(error(format!("{what} {} is empty", path.display())));
     }
@@ -314,19 +287,16 @@ pub fn load(flags: Layer, config_flag: Option<&Path>) -> Result<Settings, Config
     let env_pairs: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let name = k.into_string().ok()?;
-            name.starts_with(ENV_PREFIX)
-                .then(|| (name, v.to_string_lossy().into_owned()))
+            name.starts_with(ENV_PREFIX).then(|| (name, v.to_string_lossy().into_owned()))
         })
         .collect();
     let env = Layer::from_env(env_pairs)?;
-    let config_path = config_flag
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("CARETAKER_CONFIG").map(PathBuf::from));
+    let config_path =
+        config_flag.map(Path::to_path_buf).or_else(|| std::env::var_os("CARETAKER_CONFIG").map(PathBuf::from));
     let file = match config_path {
         Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|err| {
-                error(format!("cannot read config file {}: {err}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|err| error(format!("cannot read config file {}: {err}", path.display())))?;
             Layer::from_toml(&path, &text)?
         }
         None => Layer::default(),
@@ -358,48 +328,27 @@ mod tests {
         assert!(matches!(s.master_key, MasterKeySource::DataDir));
         assert_eq!(s.log_format, LogFormat::Human);
         assert!(!s.outbound_allow_insecure);
-        assert_eq!(
-            (s.outbound_retry_initial_ms, s.outbound_max_attempts),
-            (30_000, 10)
-        );
+        assert_eq!((s.outbound_retry_initial_ms, s.outbound_max_attempts), (30_000, 10));
     }
 
     #[test]
     fn flags_beat_environment_beat_file_beat_defaults() {
         let file = toml("listen = \"127.0.0.1:1001\"\ndata_dir = \"/from/file\"\noutbound_max_attempts = 3\nlog_format = \"json\"\n").unwrap();
-        let environment = env(&[
-            ("CARETAKER_LISTEN", "127.0.0.1:1002"),
-            ("CARETAKER_DATA_DIR", "/from/env"),
-        ])
-        .unwrap();
-        let flags = Layer {
-            listen: Some("127.0.0.1:1003".into()),
-            ..Layer::default()
-        };
+        let environment = env(&[("CARETAKER_LISTEN", "127.0.0.1:1002"), ("CARETAKER_DATA_DIR", "/from/env")]).unwrap();
+        let flags = Layer { listen: Some("127.0.0.1:1003".into()), ..Layer::default() };
 
         let s = resolve(flags, environment, file).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:1003", "flag wins");
-        assert_eq!(
-            s.data_dir,
-            PathBuf::from("/from/env"),
-            "environment beats file"
-        );
+        assert_eq!(s.data_dir, PathBuf::from("/from/env"), "environment beats file");
         assert_eq!(s.outbound_max_attempts, 3, "file beats default");
         assert_eq!(s.log_format, LogFormat::Json);
-        assert_eq!(
-            s.outbound_retry_initial_ms, 30_000,
-            "default where all are silent"
-        );
+        assert_eq!(s.outbound_retry_initial_ms, 30_000, "default where all are silent");
     }
 
     #[test]
     fn unknown_keys_and_variables_are_reported_with_where() {
         let err = toml("listen = \"127.0.0.1:1\"\nlisten_port = 8080\n").unwrap_err();
-        assert!(
-            err.0
-                .starts_with("config file caretaker.toml: line 2: unknown field `listen_port`"),
-            "{err}"
-        );
+        assert!(err.0.starts_with("config file caretaker.toml: line 2: unknown field `listen_port`"), "{err}");
         assert!(!err.0.contains('\n'));
 
         let err = env(&[("CARETAKER_LISTN", "x")]).unwrap_err();
@@ -419,70 +368,34 @@ mod tests {
         let err = env(&[("CARETAKER_OUTBOUND_ALLOW_INSECURE", "maybe")]).unwrap_err();
         assert!(err.0.contains("CARETAKER_OUTBOUND_ALLOW_INSECURE"));
         let err = toml("outbound_max_attempts = \"ten\"").unwrap_err();
-        assert!(
-            err.0.starts_with("config file caretaker.toml: line 1:"),
-            "{err}"
-        );
+        assert!(err.0.starts_with("config file caretaker.toml: line 1:"), "{err}");
         let err = toml("this is not toml").unwrap_err();
-        assert!(
-            err.0.starts_with("config file caretaker.toml: line 1:"),
-            "{err}"
-        );
+        assert!(err.0.starts_with("config file caretaker.toml: line 1:"), "{err}");
 
-        let bad_listen = Layer {
-            listen: Some("localhost".into()),
-            ..Layer::default()
-        };
+        let bad_listen = Layer { listen: Some("localhost".into()), ..Layer::default() };
         let err = resolve(bad_listen, Layer::default(), Layer::default()).unwrap_err();
         assert!(err.0.contains("\"localhost\" is not IP:PORT"), "{err}");
 
-        let bad_url = Layer {
-            database_url: Some("mysql://x".into()),
-            ..Layer::default()
-        };
+        let bad_url = Layer { database_url: Some("mysql://x".into()), ..Layer::default() };
         assert!(resolve(bad_url, Layer::default(), Layer::default()).is_err());
 
-        let bad_base = Layer {
-            public_base_url: Some("ftp://x".into()),
-            ..Layer::default()
-        };
+        let bad_base = Layer { public_base_url: Some("ftp://x".into()), ..Layer::default() };
         assert!(resolve(bad_base, Layer::default(), Layer::default()).is_err());
-        let with_query = Layer {
-            public_base_url: Some("https://x/api?a=b".into()),
-            ..Layer::default()
-        };
+        let with_query = Layer { public_base_url: Some("https://x/api?a=b".into()), ..Layer::default() };
         assert!(resolve(with_query, Layer::default(), Layer::default()).is_err());
-        let zero = Layer {
-            outbound_max_attempts: Some(0),
-            ..Layer::default()
-        };
+        let zero = Layer { outbound_max_attempts: Some(0), ..Layer::default() };
         assert!(resolve(zero, Layer::default(), Layer::default()).is_err());
     }
 
     #[test]
     fn postgres_requires_a_master_key() {
-        let pg = || Layer {
-            database_url: Some("postgres://db/caretaker".into()),
-            ..Layer::default()
-        };
+        let pg = || Layer { database_url: Some("postgres://db/caretaker".into()), ..Layer::default() };
         let err = resolve(pg(), Layer::default(), Layer::default()).unwrap_err();
         assert!(err.0.contains("PostgreSQL needs a master key"), "{err}");
 
-        let with_file = resolve(
-            pg(),
-            env(&[("CARETAKER_MASTER_KEY_FILE", "/k")]).unwrap(),
-            Layer::default(),
-        )
-        .unwrap();
-        assert!(
-            matches!(with_file.master_key, MasterKeySource::File(path) if path == Path::new("/k"))
-        );
-        let inline = resolve(
-            pg(),
-            env(&[("CARETAKER_MASTER_KEY", "abc")]).unwrap(),
-            Layer::default(),
-        )
-        .unwrap();
+        let with_file = resolve(pg(), env(&[("CARETAKER_MASTER_KEY_FILE", "/k")]).unwrap(), Layer::default()).unwrap();
+        assert!(matches!(with_file.master_key, MasterKeySource::File(path) if path == Path::new("/k")));
+        let inline = resolve(pg(), env(&[("CARETAKER_MASTER_KEY", "abc")]).unwrap(), Layer::default()).unwrap();
         assert!(matches!(inline.master_key, MasterKeySource::Inline(_)));
         assert!(inline.uses_postgres);
     }
@@ -498,16 +411,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db-url");
         std::fs::write(&path, "postgres://u:secret@db/caretaker\n").unwrap();
-        let layer = Layer {
-            database_url_file: Some(path),
-            master_key_file: Some("/k".into()),
-            ..Layer::default()
-        };
+        let layer = Layer { database_url_file: Some(path), master_key_file: Some("/k".into()), ..Layer::default() };
         let s = resolve(layer, Layer::default(), Layer::default()).unwrap();
-        assert_eq!(
-            s.database_url.unwrap().expose_secret(),
-            "postgres://u:secret@db/caretaker"
-        );
+        assert_eq!(s.database_url.unwrap().expose_secret(), "postgres://u:secret@db/caretaker");
         assert!(s.uses_postgres);
     }
 

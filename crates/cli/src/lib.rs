@@ -24,18 +24,12 @@ pub struct Failure {
 impl Failure {
     /// The request was refused or could not be done (exit 1).
     pub fn refused(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            code: 1,
-        }
+        Self { message: message.into(), code: 1 }
     }
 
     /// Bad settings or usage (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            code: 2,
-        }
+        Self { message: message.into(), code: 2 }
     }
 }
 
@@ -47,9 +41,7 @@ impl From<caretaker_app::AppError> for Failure {
                 Failure::refused(rules.to_string())
             }
             AppError::NotFound => Failure::refused("not found"),
-            AppError::Unavailable(source) => {
-                Failure::refused(format!("the database is unavailable: {source}"))
-            }
+            AppError::Unavailable(source) => Failure::refused(format!("the database is unavailable: {source}")),
             AppError::Internal(source) => Failure::refused(format!("internal error: {source}")),
         }
     }
@@ -62,25 +54,17 @@ pub fn main() -> ExitCode {
         Command::Serve(serve) | Command::Demo(serve) => serve.listen.clone(),
         _ => None,
     };
-    let settings = match config::load(
-        Layer::from_flags(&cli.global, listen),
-        cli.global.config.as_deref(),
-    ) {
+    let settings = match config::load(Layer::from_flags(&cli.global, listen), cli.global.config.as_deref()) {
         Ok(settings) => settings,
         Err(err) => return exit(&Failure::usage(err.0)),
     };
     let is_server = matches!(cli.command, Command::Serve(_) | Command::Demo(_));
     startup::init_logging(&settings, if is_server { "info" } else { "warn" });
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            return exit(&Failure::refused(format!(
-                "cannot start the async runtime: {err}"
-            )));
+            return exit(&Failure::refused(format!("cannot start the async runtime: {err}")));
         }
     };
     match runtime.block_on(commands::run(cli.command, settings)) {

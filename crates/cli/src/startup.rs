@@ -27,11 +27,7 @@ pub fn init_logging(settings: &Settings, default_filter: &str) {
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match settings.log_format {
         LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
 }
 
@@ -42,12 +38,7 @@ pub async fn open_db(settings: &Settings) -> Result<Db, Failure> {
         None => {
             ensure_data_dir(&settings.data_dir)?;
             let path = std::fs::canonicalize(&settings.data_dir)
-                .map_err(|err| {
-                    Failure::refused(format!(
-                        "data folder {}: {err}",
-                        settings.data_dir.display()
-                    ))
-                })?
+                .map_err(|err| Failure::refused(format!("data folder {}: {err}", settings.data_dir.display())))?
                 .join("caretaker.db");
             Db::sqlite_url(&path)
         }
@@ -55,9 +46,7 @@ pub async fn open_db(settings: &Settings) -> Result<Db, Failure> {
     let db = Db::connect(&url, &DbOptions::default())
         .await
         .map_err(|err| Failure::refused(format!("cannot open the database: {err}")))?;
-    db.migrate(&SystemClock)
-        .await
-        .map_err(|err| Failure::refused(format!("cannot migrate the database: {err}")))?;
+    db.migrate(&SystemClock).await.map_err(|err| Failure::refused(format!("cannot migrate the database: {err}")))?;
     Ok(db)
 }
 
@@ -73,10 +62,7 @@ pub async fn open_app(settings: &Settings) -> Result<App, Failure> {
     }
     .map_err(|err| Failure::usage(format!("master key: {err}")))?;
     let db = open_db(settings).await?;
-    master_key
-        .check_against(&db)
-        .await
-        .map_err(|err| Failure::usage(format!("master key: {err}")))?;
+    master_key.check_against(&db).await.map_err(|err| Failure::usage(format!("master key: {err}")))?;
     Ok(App::new(db, Arc::new(SystemClock), master_key))
 }
 
@@ -85,12 +71,8 @@ pub fn ensure_data_dir(dir: &Path) -> Result<(), Failure> {
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|err| {
-        Failure::refused(format!(
-            "cannot create the data folder {}: {err}",
-            dir.display()
-        ))
-    })?;
+    std::fs::create_dir_all(dir)
+        .map_err(|err| Failure::refused(format!("cannot create the data folder {}: {err}", dir.display())))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

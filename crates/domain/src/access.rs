@@ -94,13 +94,7 @@ impl FromStr for Permission {
             .iter()
             .copied()
             .find(|permission| permission.as_str() == s)
-            .ok_or_else(|| {
-                BrokenRule::new(
-                    "RolePackage",
-                    "UnknownPermission",
-                    format!("Unknown permission {s:?}"),
-                )
-            })
+            .ok_or_else(|| BrokenRule::new("RolePackage", "UnknownPermission", format!("Unknown permission {s:?}")))
     }
 }
 
@@ -133,10 +127,7 @@ impl PermissionSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL
-            .iter()
-            .copied()
-            .filter(move |p| self.contains(*p))
+        Permission::ALL.iter().copied().filter(move |p| self.contains(*p))
     }
 
     pub fn is_empty(self) -> bool {
@@ -146,9 +137,7 @@ impl PermissionSet {
 
 impl fmt::Debug for PermissionSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set()
-            .entries(self.iter().map(Permission::as_str))
-            .finish()
+        f.debug_set().entries(self.iter().map(Permission::as_str)).finish()
     }
 }
 
@@ -197,12 +186,8 @@ impl BuiltinPackage {
 
     pub fn description(self) -> &'static str {
         match self {
-            BuiltinPackage::Administrator => {
-                "Everything in the tenant: users, role packages, configuration, audit log"
-            }
-            BuiltinPackage::ManagementUser => {
-                "Raise, dispatch and follow tasks; manage sites and assets"
-            }
+            BuiltinPackage::Administrator => "Everything in the tenant: users, role packages, configuration, audit log",
+            BuiltinPackage::ManagementUser => "Raise, dispatch and follow tasks; manage sites and assets",
             BuiltinPackage::ContractorUser => "Work the tasks dispatched to one's contractor",
             BuiltinPackage::SiteUser => "Raise tasks for one's sites and confirm completed work",
             BuiltinPackage::RestApi => "Hold an API Token and API Secret Key and call the REST API",
@@ -212,27 +197,18 @@ impl BuiltinPackage {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|package| package.name().eq_ignore_ascii_case(name))
+        Self::ALL.into_iter().find(|package| package.name().eq_ignore_ascii_case(name))
     }
 
     /// Only an Administrator may grant these.
     pub fn is_privileged(self) -> bool {
-        matches!(
-            self,
-            BuiltinPackage::Administrator | BuiltinPackage::RestApi
-        )
+        matches!(self, BuiltinPackage::Administrator | BuiltinPackage::RestApi)
     }
 
     pub fn permissions(self) -> PermissionSet {
         use Permission::*;
         match self {
-            BuiltinPackage::Administrator => Permission::ALL
-                .iter()
-                .copied()
-                .filter(|p| *p != RestApiUse)
-                .collect(),
+            BuiltinPackage::Administrator => Permission::ALL.iter().copied().filter(|p| *p != RestApiUse).collect(),
             BuiltinPackage::ManagementUser => PermissionSet::of(&[
                 TasksRead,
                 TasksCreate,
@@ -282,9 +258,7 @@ impl BuiltinPackage {
                 DocumentsRead,
                 ReferenceDataRead,
             ]),
-            BuiltinPackage::Invoicing => {
-                PermissionSet::of(&[InvoicesRead, InvoicesWrite, TasksRead])
-            }
+            BuiltinPackage::Invoicing => PermissionSet::of(&[InvoicesRead, InvoicesWrite, TasksRead]),
         }
     }
 }
@@ -305,10 +279,7 @@ pub struct Authorized<'a, P: Marker, T> {
 impl<'a, P: Marker, T> Authorized<'a, P, T> {
     /// Only [`Holder::authorize`] makes these.
     fn new(principal: &'a T) -> Self {
-        Self {
-            principal,
-            _permission: PhantomData,
-        }
+        Self { principal, _permission: PhantomData }
     }
 
     pub fn principal(&self) -> &'a T {
@@ -322,9 +293,7 @@ pub trait Holder: Sized {
 
     /// `Some` proof when the holder has `P`.
     fn authorize<P: Marker>(&self) -> Option<Authorized<'_, P, Self>> {
-        self.permissions()
-            .contains(P::PERMISSION)
-            .then(|| Authorized::new(self))
+        self.permissions().contains(P::PERMISSION).then(|| Authorized::new(self))
     }
 }
 
@@ -335,10 +304,7 @@ mod tests {
     #[test]
     fn builtin_package_sizes() {
         // The lists are spelled by hand: a changed count must be a deliberate change.
-        let sizes: Vec<_> = BuiltinPackage::ALL
-            .iter()
-            .map(|p| p.permissions().iter().count())
-            .collect();
+        let sizes: Vec<_> = BuiltinPackage::ALL.iter().map(|p| p.permissions().iter().count()).collect();
         assert_eq!(sizes, [Permission::ALL.len() - 1, 16, 8, 8, 1, 8, 3]);
     }
 
@@ -356,16 +322,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for package in BuiltinPackage::ALL {
-            assert_eq!(
-                BuiltinPackage::from_name(&package.name().to_uppercase()),
-                Some(package)
-            );
+            assert_eq!(BuiltinPackage::from_name(&package.name().to_uppercase()), Some(package));
         }
         for permission in Permission::ALL {
-            assert_eq!(
-                permission.as_str().parse::<Permission>().unwrap(),
-                *permission
-            );
+            assert_eq!(permission.as_str().parse::<Permission>().unwrap(), *permission);
         }
         assert!("tasks.fly".parse::<Permission>().is_err());
         assert!(Permission::ALL.len() <= 64, "PermissionSet is a u64");

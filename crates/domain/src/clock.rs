@@ -28,15 +28,12 @@ impl Timestamp {
     }
 
     pub fn to_offset_date_time(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     /// `2021-03-10T14:23:23.123456Z`-style text (fraction only when non-zero).
     pub fn to_rfc3339(self) -> String {
-        self.to_offset_date_time()
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+        self.to_offset_date_time().format(&Rfc3339).unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
     }
 
     pub fn plus_seconds(self, seconds: i64) -> Self {

@@ -15,24 +15,13 @@ impl ContractorCode {
     pub fn parse(raw: &str) -> Result<Self, BrokenRule> {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(BrokenRule::new(
-                "Contractor",
-                "MissingCode",
-                "Contractor code is required",
-            ));
+            return Err(BrokenRule::new("Contractor", "MissingCode", "Contractor code is required"));
         }
-        if raw.len() > Self::MAX_LEN
-            || !raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
+        if raw.len() > Self::MAX_LEN || !raw.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(BrokenRule::new(
                 "Contractor",
                 "InvalidCode",
-                format!(
-                    "Contractor code {raw:?} must be 1-{} letters, digits, '-', '_' or '.'",
-                    Self::MAX_LEN
-                ),
+                format!("Contractor code {raw:?} must be 1-{} letters, digits, '-', '_' or '.'", Self::MAX_LEN),
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -77,11 +66,7 @@ pub struct ContractorId(pub i64);
 pub fn display_name(entity: &str, raw: &str, max: usize) -> Result<String, BrokenRule> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(BrokenRule::new(
-            entity,
-            "MissingName",
-            format!("{entity} name is required"),
-        ));
+        return Err(BrokenRule::new(entity, "MissingName", format!("{entity} name is required")));
     }
     if name.chars().count() > max || name.chars().any(char::is_control) {
         return Err(BrokenRule::new(
@@ -100,45 +85,23 @@ mod tests {
 
     #[test]
     fn default_code_from_name() {
-        assert_eq!(
-            ContractorCode::from_name("Acme Plumbing Ltd")
-                .unwrap()
-                .as_str(),
-            "ACME-PLUMBING-LTD"
-        );
-        assert_eq!(
-            ContractorCode::from_name("O'Brien & Sons")
-                .unwrap()
-                .as_str(),
-            "OBRIEN--SONS"
-        );
+        assert_eq!(ContractorCode::from_name("Acme Plumbing Ltd").unwrap().as_str(), "ACME-PLUMBING-LTD");
+        assert_eq!(ContractorCode::from_name("O'Brien & Sons").unwrap().as_str(), "OBRIEN--SONS");
         assert!(ContractorCode::from_name("&&&").is_err());
     }
 
     #[test]
     fn codes() {
         assert_eq!(ContractorCode::parse("acme-1").unwrap().key(), "acme-1");
-        assert_eq!(
-            ContractorCode::parse("").unwrap_err().key,
-            "BrokenRule_Contractor_MissingCode"
-        );
-        assert_eq!(
-            ContractorCode::parse("a b").unwrap_err().key,
-            "BrokenRule_Contractor_InvalidCode"
-        );
+        assert_eq!(ContractorCode::parse("").unwrap_err().key, "BrokenRule_Contractor_MissingCode");
+        assert_eq!(ContractorCode::parse("a b").unwrap_err().key, "BrokenRule_Contractor_InvalidCode");
     }
 
     #[test]
     fn names() {
         assert_eq!(display_name("User", "  Ann  ", 10).unwrap(), "Ann");
-        assert_eq!(
-            display_name("User", " ", 10).unwrap_err().key,
-            "BrokenRule_User_MissingName"
-        );
-        assert_eq!(
-            display_name("User", "a\u{0}b", 10).unwrap_err().key,
-            "BrokenRule_User_InvalidName"
-        );
+        assert_eq!(display_name("User", " ", 10).unwrap_err().key, "BrokenRule_User_MissingName");
+        assert_eq!(display_name("User", "a\u{0}b", 10).unwrap_err().key, "BrokenRule_User_InvalidName");
     }
 
     proptest! {

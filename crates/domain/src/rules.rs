@@ -14,10 +14,7 @@ pub struct BrokenRule {
 impl BrokenRule {
     /// `entity` and `problem` form the key `BrokenRule_<entity>_<problem>`.
     pub fn new(entity: &str, problem: &str, value: impl Into<String>) -> Self {
-        Self {
-            key: format!("BrokenRule_{entity}_{problem}"),
-            value: value.into(),
-        }
+        Self { key: format!("BrokenRule_{entity}_{problem}"), value: value.into() }
     }
 }
 
@@ -85,10 +82,6 @@ impl RuleCheck {
 
     /// `Ok(())` when no rule was broken.
     pub fn finish(self) -> Result<(), BrokenRules> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(BrokenRules(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(BrokenRules(self.0)) }
     }
 }

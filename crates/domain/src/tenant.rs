@@ -18,17 +18,10 @@ impl TenantName {
     pub fn parse(raw: &str) -> Result<Self, BrokenRule> {
         let invalid = |why: &str| BrokenRule::new("Tenant", "InvalidName", why.to_string());
         if raw.is_empty() {
-            return Err(BrokenRule::new(
-                "Tenant",
-                "MissingName",
-                "Tenant name is required",
-            ));
+            return Err(BrokenRule::new("Tenant", "MissingName", "Tenant name is required"));
         }
         if raw.len() > Self::MAX_LEN {
-            return Err(invalid(&format!(
-                "Tenant name must be at most {} characters",
-                Self::MAX_LEN
-            )));
+            return Err(invalid(&format!("Tenant name must be at most {} characters", Self::MAX_LEN)));
         }
         if let Some(bad) = raw.chars().find(|c| !Self::allowed(*c)) {
             return Err(invalid(&format!(
@@ -80,20 +73,8 @@ mod tests {
 
     #[test]
     fn refuses_everything_else_with_a_clear_key() {
-        assert_eq!(
-            TenantName::parse("").unwrap_err().key,
-            "BrokenRule_Tenant_MissingName"
-        );
-        for bad in [
-            "a/b",
-            "a%20b",
-            "ü",
-            " lead",
-            "trail ",
-            "tab\t",
-            &"x".repeat(65),
-            "a\nb",
-        ] {
+        assert_eq!(TenantName::parse("").unwrap_err().key, "BrokenRule_Tenant_MissingName");
+        for bad in ["a/b", "a%20b", "ü", " lead", "trail ", "tab\t", &"x".repeat(65), "a\nb"] {
             let err = TenantName::parse(bad).unwrap_err();
             assert_eq!(err.key, "BrokenRule_Tenant_InvalidName", "{bad:?}");
         }

@@ -18,28 +18,15 @@ impl Email {
 
     pub fn parse(raw: &str) -> Result<Self, BrokenRule> {
         let raw = raw.trim();
-        let invalid = || {
-            BrokenRule::new(
-                "User",
-                "InvalidEmail",
-                format!("{raw:?} is not a valid e-mail address"),
-            )
-        };
+        let invalid = || BrokenRule::new("User", "InvalidEmail", format!("{raw:?} is not a valid e-mail address"));
         if raw.is_empty() {
-            return Err(BrokenRule::new(
-                "User",
-                "MissingEmail",
-                "E-mail address is required",
-            ));
+            return Err(BrokenRule::new("User", "MissingEmail", "E-mail address is required"));
         }
         if raw.len() > Self::MAX_LEN {
             return Err(BrokenRule::new(
                 "User",
                 "InvalidEmail",
-                format!(
-                    "E-mail address must be at most {} characters",
-                    Self::MAX_LEN
-                ),
+                format!("E-mail address must be at most {} characters", Self::MAX_LEN),
             ));
         }
         let (local, domain) = raw.split_once('@').ok_or_else(invalid)?;
@@ -48,9 +35,7 @@ impl Email {
             || domain.contains('@')
             || domain.starts_with('.')
             || domain.ends_with('.')
-            || raw.chars().any(|c| {
-                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
-            })
+            || raw.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
         {
             return Err(invalid());
         }
@@ -149,11 +134,7 @@ impl FromStr for UserStatus {
             "invited" => Ok(UserStatus::Invited),
             "active" => Ok(UserStatus::Active),
             "disabled" => Ok(UserStatus::Disabled),
-            _ => Err(BrokenRule::new(
-                "User",
-                "InvalidStatus",
-                format!("Unknown user status {s:?}"),
-            )),
+            _ => Err(BrokenRule::new("User", "InvalidStatus", format!("Unknown user status {s:?}"))),
         }
     }
 }
@@ -165,35 +146,19 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::parse(" Api.Integration@Company.com ")
-                .unwrap()
-                .as_str(),
-            "Api.Integration@Company.com"
-        );
+        assert_eq!(Email::parse(" Api.Integration@Company.com ").unwrap().as_str(), "Api.Integration@Company.com");
         assert_eq!(Email::parse("A@B.com").unwrap().key(), "a@b.com");
-        for bad in [
-            "", "plain", "@x.com", "a@", "a@@b", "a b@c.d", "a@b.", "<a@b.c>",
-        ] {
+        for bad in ["", "plain", "@x.com", "a@", "a@@b", "a b@c.d", "a@b.", "<a@b.c>"] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn user_types_parse_case_insensitively() {
-        assert_eq!(
-            "management".parse::<UserType>().unwrap(),
-            UserType::Management
-        );
-        assert_eq!(
-            "Supplier".parse::<UserType>().unwrap(),
-            UserType::Contractor
-        );
+        assert_eq!("management".parse::<UserType>().unwrap(), UserType::Management);
+        assert_eq!("Supplier".parse::<UserType>().unwrap(), UserType::Contractor);
         assert_eq!("SITE".parse::<UserType>().unwrap(), UserType::Site);
-        assert_eq!(
-            "admin".parse::<UserType>().unwrap_err().key,
-            "BrokenRule_User_InvalidUserType"
-        );
+        assert_eq!("admin".parse::<UserType>().unwrap_err().key, "BrokenRule_User_InvalidUserType");
     }
 
     proptest! {
@@ -221,16 +186,9 @@ impl SiteAccess {
             "" | "none" => Ok(SiteAccess::None),
             "all" => Ok(SiteAccess::All),
             _ => {
-                let codes: Vec<String> = raw
-                    .split(',')
-                    .map(|c| c.trim().to_owned())
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                if codes.is_empty() {
-                    Ok(SiteAccess::None)
-                } else {
-                    Ok(SiteAccess::Sites(codes))
-                }
+                let codes: Vec<String> =
+                    raw.split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+                if codes.is_empty() { Ok(SiteAccess::None) } else { Ok(SiteAccess::Sites(codes)) }
             }
         }
     }

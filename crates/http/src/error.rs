@@ -35,23 +35,16 @@ impl IntoResponse for ApiError {
             AppError::Invalid(rules) => envelope(StatusCode::BAD_REQUEST, rules.rules()),
             AppError::Conflict(rules) => envelope(StatusCode::CONFLICT, rules.rules()),
             AppError::Forbidden(rules) => envelope(StatusCode::FORBIDDEN, rules.rules()),
-            AppError::NotFound => envelope(
-                StatusCode::NOT_FOUND,
-                &[BrokenRule::new("Request", "NotFound", "Not found")],
-            ),
+            AppError::NotFound => {
+                envelope(StatusCode::NOT_FOUND, &[BrokenRule::new("Request", "NotFound", "Not found")])
+            }
             AppError::Unavailable(err) => {
                 tracing::warn!(error = %err, "database unavailable");
                 let mut response = envelope(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &[BrokenRule::new(
-                        "Server",
-                        "Unavailable",
-                        "The service is unavailable; try again shortly",
-                    )],
+                    &[BrokenRule::new("Server", "Unavailable", "The service is unavailable; try again shortly")],
                 );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 response
             }
             AppError::Internal(err) => {
@@ -59,11 +52,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %err, "internal error");
                 envelope(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    &[BrokenRule::new(
-                        "Server",
-                        "InternalError",
-                        "Something went wrong on our side",
-                    )],
+                    &[BrokenRule::new("Server", "InternalError", "Something went wrong on our side")],
                 )
             }
         }

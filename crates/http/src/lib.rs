@@ -5,6 +5,7 @@
 pub mod error;
 mod metrics;
 mod ops;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,19 +23,32 @@ use tracing::Level;
 
 pub use metrics::Metrics;
 
+/// `/t/{tenant}` with the tenant's name percent-encoded: where its pages live.
+pub fn tenant_path(tenant_name: &str) -> String {
+    web::page::tenant_base(tenant_name)
+}
+
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub app: App,
     pub metrics: Arc<Metrics>,
+    /// Cookies get `Secure` (the server is reached over https).
+    pub secure_cookies: bool,
+    /// How clients reach the server (`https://maint.example.com`), for absolute links.
+    pub public_base_url: Option<String>,
 }
 
 impl AppState {
     pub fn new(app: App) -> Self {
-        Self {
-            app,
-            metrics: Arc::new(Metrics::default()),
-        }
+        Self { app, metrics: Arc::new(Metrics::default()), secure_cookies: false, public_base_url: None }
+    }
+
+    /// Sets the public base URL; an `https` one turns on `Secure` cookies.
+    pub fn with_public_base_url(mut self, url: Option<String>) -> Self {
+        self.secure_cookies = url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        self.public_base_url = url;
+        self
     }
 }
 
@@ -42,27 +56,20 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
-        .route("/", get(ops::index))
+        .merge(web::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            metrics::track,
-        ))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(|request: &Request| {
-                            let id = request
-                                .headers()
-                                .get("x-request-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("-");
+                            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                             // The path only: query strings may carry things that do not
                             // belong in logs.
                             tracing::info_span!(
@@ -86,10 +93,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

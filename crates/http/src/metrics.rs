@@ -14,9 +14,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Debug, Default)]
 struct Series {
@@ -41,29 +39,16 @@ impl Metrics {
     pub fn observe(&self, route: &str, status: u16, seconds: f64) {
         let series = self.series_for(route, status);
         series.count.fetch_add(1, Ordering::Relaxed);
-        series
-            .sum_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
-        let slot = BUCKETS
-            .iter()
-            .position(|bound| seconds <= *bound)
-            .unwrap_or(BUCKETS.len());
+        series.sum_micros.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        let slot = BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(BUCKETS.len());
         series.buckets[slot].fetch_add(1, Ordering::Relaxed);
     }
 
     fn series_for(&self, route: &str, status: u16) -> Arc<Series> {
         let find = |statuses: &[(u16, Arc<Series>)]| {
-            statuses
-                .iter()
-                .find(|(s, _)| *s == status)
-                .map(|(_, series)| series.clone())
+            statuses.iter().find(|(s, _)| *s == status).map(|(_, series)| series.clone())
         };
-        if let Some(series) = self
-            .series
-            .read()
-            .ok()
-            .and_then(|map| map.get(route).and_then(|s| find(s)))
-        {
+        if let Some(series) = self.series.read().ok().and_then(|map| map.get(route).and_then(|s| find(s))) {
             return series;
         }
         let mut map = match self.series.write() {
@@ -88,16 +73,12 @@ impl Metrics {
         let mut keys: Vec<(&str, u16, &Series)> = map
             .iter()
             .flat_map(|(route, statuses)| {
-                statuses
-                    .iter()
-                    .map(move |(status, series)| (route.as_str(), *status, &**series))
+                statuses.iter().map(move |(status, series)| (route.as_str(), *status, &**series))
             })
             .collect();
         keys.sort_by_key(|(route, status, _)| (*route, *status));
         let mut out = String::with_capacity(256 + keys.len() * 1024);
-        out.push_str(
-            "# HELP caretaker_http_requests_total HTTP requests answered, by route and status.\n",
-        );
+        out.push_str("# HELP caretaker_http_requests_total HTTP requests answered, by route and status.\n");
         out.push_str("# TYPE caretaker_http_requests_total counter\n");
         for (route, status, series) in &keys {
             let _ = writeln!(
@@ -107,7 +88,9 @@ impl Metrics {
                 series.count.load(Ordering::Relaxed)
             );
         }
-        out.push_str("# HELP caretaker_http_request_duration_seconds Time to answer HTTP requests, by route and status.\n");
+        out.push_str(
+            "# HELP caretaker_http_request_duration_seconds Time to answer HTTP requests, by route and status.\n",
+        );
         out.push_str("# TYPE caretaker_http_request_duration_seconds histogram\n");
         for (route, status, series) in &keys {
             let labels = format!("route=\"{}\",status=\"{status}\"", escape(route));
@@ -120,15 +103,10 @@ impl Metrics {
                 );
             }
             cumulative += series.buckets[BUCKETS.len()].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "caretaker_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}"
-            );
+            let _ =
+                writeln!(out, "caretaker_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
             let sum = series.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(
-                out,
-                "caretaker_http_request_duration_seconds_sum{{{labels}}} {sum}"
-            );
+            let _ = writeln!(out, "caretaker_http_request_duration_seconds_sum{{{labels}}} {sum}");
             let _ = writeln!(
                 out,
                 "caretaker_http_request_duration_seconds_count{{{labels}}} {}",
@@ -140,25 +118,18 @@ impl Metrics {
 }
 
 fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Middleware: times every request and files it under its matched route.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || String::from("unmatched"),
-        |path| path.as_str().to_owned(),
-    );
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| String::from("unmatched"), |path| path.as_str().to_owned());
     let response = next.run(request).await;
-    metrics.observe(
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    metrics.observe(&route, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
@@ -174,19 +145,21 @@ mod tests {
         metrics.observe("/healthz", 200, 20.0);
         metrics.observe("/readyz", 503, 0.0001);
         let text = metrics.render();
-        assert!(
-            text.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 3\n")
-        );
-        assert!(
-            text.contains("caretaker_http_requests_total{route=\"/readyz\",status=\"503\"} 1\n")
-        );
-        assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"0.0005\"} 1\n"));
-        assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"0.005\"} 2\n"));
-        assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"10\"} 2\n"));
-        assert!(text.contains("caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"+Inf\"} 3\n"));
+        assert!(text.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 3\n"));
+        assert!(text.contains("caretaker_http_requests_total{route=\"/readyz\",status=\"503\"} 1\n"));
         assert!(text.contains(
-            "caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"
+            "caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"0.0005\"} 1\n"
         ));
+        assert!(text.contains(
+            "caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"0.005\"} 2\n"
+        ));
+        assert!(text.contains(
+            "caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"10\"} 2\n"
+        ));
+        assert!(text.contains(
+            "caretaker_http_request_duration_seconds_bucket{route=\"/healthz\",status=\"200\",le=\"+Inf\"} 3\n"
+        ));
+        assert!(text.contains("caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use caretaker_domain::BrokenRule;
 
 use crate::AppState;
@@ -28,11 +28,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             tracing::warn!(reason = %why, "not ready: the database does not answer");
             envelope(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &[BrokenRule::new(
-                    "Server",
-                    "DatabaseUnavailable",
-                    "The database does not answer",
-                )],
+                &[BrokenRule::new("Server", "DatabaseUnavailable", "The database does not answer")],
             )
         }
     }
@@ -40,24 +36,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
-}
-
-pub async fn index() -> Html<&'static str> {
-    Html(include_str!("../assets/index.html"))
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
 }
 
 pub async fn not_found(uri: Uri) -> Response {
     let _ = uri;
-    envelope(
-        StatusCode::NOT_FOUND,
-        &[BrokenRule::new("Request", "NotFound", "No such resource")],
-    )
+    envelope(StatusCode::NOT_FOUND, &[BrokenRule::new("Request", "NotFound", "No such resource")])
 }

@@ -41,11 +41,7 @@ pub struct Event<'a> {
     pub detail: &'a str,
 }
 
-pub async fn record(
-    conn: &mut AnyConnection,
-    event: &Event<'_>,
-    now: Timestamp,
-) -> Result<(), StorageError> {
+pub async fn record(conn: &mut AnyConnection, event: &Event<'_>, now: Timestamp) -> Result<(), StorageError> {
     conn
     .execute(sqlx::query(
         "INSERT INTO audit_log (tenant_id, occurred_at, actor_kind, actor_user_id, source_address, action, target, detail)
@@ -91,22 +87,10 @@ pub struct Filter {
 }
 
 /// The tenant's events matching `filter`, newest first.
-pub async fn list(
-    db: &Db,
-    tenant: TenantId,
-    filter: &Filter,
-    limit: i64,
-) -> Result<Vec<Entry>, StorageError> {
-    let search = filter.search.as_deref().map(|s| {
-        format!(
-            "%{}%",
-            crate::contractors::like_escape(&s.trim().to_lowercase())
-        )
-    });
-    let prefix = filter
-        .action_prefix
-        .as_deref()
-        .map(|p| format!("{}%", crate::contractors::like_escape(p.trim())));
+pub async fn list(db: &Db, tenant: TenantId, filter: &Filter, limit: i64) -> Result<Vec<Entry>, StorageError> {
+    let search =
+        filter.search.as_deref().map(|s| format!("%{}%", crate::contractors::like_escape(&s.trim().to_lowercase())));
+    let prefix = filter.action_prefix.as_deref().map(|p| format!("{}%", crate::contractors::like_escape(p.trim())));
     let rows = db
         .read()
         .fetch_all(

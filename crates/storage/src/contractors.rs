@@ -30,9 +30,7 @@ fn from_row(row: &AnyRow) -> Result<Contractor, StorageError> {
         tenant: TenantId(row.try_get("tenant_id")?),
         code: row.try_get("code")?,
         name: row.try_get("name")?,
-        parent: row
-            .try_get::<Option<i64>, _>("parent_id")?
-            .map(ContractorId),
+        parent: row.try_get::<Option<i64>, _>("parent_id")?.map(ContractorId),
         parent_code: row.try_get("parent_code")?,
         email: row.try_get("email")?,
         telephone: row.try_get("telephone")?,
@@ -77,51 +75,35 @@ pub async fn insert(
 }
 
 /// The tenant's contractor with that code (any case).
-pub async fn find_by_code<'c, E>(
-    executor: E,
-    tenant: TenantId,
-    code: &str,
-) -> Result<Option<Contractor>, StorageError>
+pub async fn find_by_code<'c, E>(executor: E, tenant: TenantId, code: &str) -> Result<Option<Contractor>, StorageError>
 where
     E: Executor<'c, Database = sqlx::Any>,
 {
     let row = executor
         .fetch_optional(
-            sqlx::query(&format!(
-                "{SELECT} WHERE c.tenant_id = $1 AND c.code_key = $2"
-            ))
-            .bind(tenant.0)
-            .bind(code.trim().to_ascii_lowercase()),
+            sqlx::query(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.code_key = $2"))
+                .bind(tenant.0)
+                .bind(code.trim().to_ascii_lowercase()),
         )
         .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// The tenant's contractor with that id: another tenant's id finds nothing.
-pub async fn get<'c, E>(
-    executor: E,
-    tenant: TenantId,
-    id: ContractorId,
-) -> Result<Option<Contractor>, StorageError>
+pub async fn get<'c, E>(executor: E, tenant: TenantId, id: ContractorId) -> Result<Option<Contractor>, StorageError>
 where
     E: Executor<'c, Database = sqlx::Any>,
 {
     let row = executor
         .fetch_optional(
-            sqlx::query(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2"))
-                .bind(tenant.0)
-                .bind(id.0),
+            sqlx::query(&format!("{SELECT} WHERE c.tenant_id = $1 AND c.id = $2")).bind(tenant.0).bind(id.0),
         )
         .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// The tenant's contractors by code; `search` matches code or name (any case).
-pub async fn list<'c, E>(
-    executor: E,
-    tenant: TenantId,
-    search: Option<&str>,
-) -> Result<Vec<Contractor>, StorageError>
+pub async fn list<'c, E>(executor: E, tenant: TenantId, search: Option<&str>) -> Result<Vec<Contractor>, StorageError>
 where
     E: Executor<'c, Database = sqlx::Any>,
 {
@@ -142,7 +124,5 @@ where
 
 /// `%`, `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
 pub(crate) fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

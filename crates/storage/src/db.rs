@@ -36,10 +36,7 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -64,11 +61,7 @@ impl Db {
             Backend::Sqlite => {
                 let write = sqlite_pool(url, 1, options, false).await?;
                 let read = sqlite_pool(url, options.max_connections.max(1), options, true).await?;
-                Ok(Self {
-                    backend,
-                    write,
-                    read,
-                })
+                Ok(Self { backend, write, read })
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(url)
@@ -80,11 +73,7 @@ impl Db {
                     .acquire_timeout(options.acquire_timeout)
                     .test_before_acquire(true)
                     .connect_lazy_with(connect);
-                Ok(Self {
-                    backend,
-                    write: pool.clone(),
-                    read: pool,
-                })
+                Ok(Self { backend, write: pool.clone(), read: pool })
             }
         }
     }
@@ -126,24 +115,15 @@ impl Db {
 }
 
 fn backend_of(url: &str) -> Result<Backend, StorageError> {
-    let scheme = url
-        .split_once(':')
-        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme.to_ascii_lowercase());
     match scheme.as_deref() {
         Some("sqlite") => Ok(Backend::Sqlite),
         Some("postgres" | "postgresql") => Ok(Backend::Postgres),
-        _ => Err(StorageError::Corrupt(String::from(
-            "the database URL must start with sqlite:// or postgres://",
-        ))),
+        _ => Err(StorageError::Corrupt(String::from("the database URL must start with sqlite:// or postgres://"))),
     }
 }
 
-async fn sqlite_pool(
-    url: &str,
-    size: u32,
-    options: &DbOptions,
-    read_only: bool,
-) -> Result<AnyPool, StorageError> {
+async fn sqlite_pool(url: &str, size: u32, options: &DbOptions, read_only: bool) -> Result<AnyPool, StorageError> {
     // `mode=rwc` creates the file; the read pool opens it read-only, so a write on it is a
     // bug that fails loudly instead of racing the writer.
     let separator = if url.contains('?') { '&' } else { '?' };
@@ -160,10 +140,8 @@ async fn sqlite_pool(
                 // WAL lets readers run beside the writer; foreign keys are off by default in
                 // SQLite; the busy timeout covers other processes on the same file (a
                 // `caretaker tenant create` next to a running server).
-                conn.execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;",
-                )
-                .await?;
+                conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
+                    .await?;
                 if !read_only {
                     conn.execute("PRAGMA journal_mode = WAL;").await?;
                 }

@@ -32,15 +32,12 @@ impl From<sqlx::Error> for StorageError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StorageError::Unavailable(err),
             sqlx::Error::Database(db) => {
-                let what = db
-                    .constraint()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| db.message().to_owned());
+                let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
                 match db.kind() {
                     ErrorKind::UniqueViolation => StorageError::Conflict(what),
-                    ErrorKind::ForeignKeyViolation
-                    | ErrorKind::NotNullViolation
-                    | ErrorKind::CheckViolation => StorageError::Constraint(what),
+                    ErrorKind::ForeignKeyViolation | ErrorKind::NotNullViolation | ErrorKind::CheckViolation => {
+                        StorageError::Constraint(what)
+                    }
                     _ if is_connection_loss(db.code().as_deref()) => StorageError::Unavailable(err),
                     _ => StorageError::Other(err),
                 }

@@ -21,10 +21,7 @@ pub struct RolePackage {
 }
 
 /// The tenant's packages, built-ins first in their canonical order, then custom by name.
-pub async fn list(
-    conn: &mut AnyConnection,
-    tenant: TenantId,
-) -> Result<Vec<RolePackage>, StorageError> {
+pub async fn list(conn: &mut AnyConnection, tenant: TenantId) -> Result<Vec<RolePackage>, StorageError> {
     let rows = conn
         .fetch_all(
             sqlx::query(
@@ -48,11 +45,7 @@ pub async fn list(
     for row in rows {
         let id = RolePackageId(row.try_get("id")?);
         let name: String = row.try_get("name")?;
-        let builtin = if row.try_get::<i64, _>("builtin")? != 0 {
-            BuiltinPackage::from_name(&name)
-        } else {
-            None
-        };
+        let builtin = if row.try_get::<i64, _>("builtin")? != 0 { BuiltinPackage::from_name(&name) } else { None };
         let permissions = match builtin {
             Some(package) => package.permissions(),
             None => permissions_from_rows(&custom_permissions, id)?,
@@ -69,22 +62,14 @@ pub async fn list(
     }
     packages.sort_by_key(|p| {
         (
-            p.builtin.map_or(usize::MAX, |b| {
-                BuiltinPackage::ALL
-                    .iter()
-                    .position(|x| *x == b)
-                    .unwrap_or(0)
-            }),
+            p.builtin.map_or(usize::MAX, |b| BuiltinPackage::ALL.iter().position(|x| *x == b).unwrap_or(0)),
             p.name.to_lowercase(),
         )
     });
     Ok(packages)
 }
 
-fn permissions_from_rows(
-    rows: &[sqlx::any::AnyRow],
-    id: RolePackageId,
-) -> Result<PermissionSet, StorageError> {
+fn permissions_from_rows(rows: &[sqlx::any::AnyRow], id: RolePackageId) -> Result<PermissionSet, StorageError> {
     let mut set = PermissionSet::EMPTY;
     for row in rows {
         if row.try_get::<i64, _>(0)? == id.0 {
@@ -159,8 +144,7 @@ pub async fn of_user(
             Some(index) => index,
             None => {
                 let base = if builtin {
-                    BuiltinPackage::from_name(&name)
-                        .map_or(PermissionSet::EMPTY, BuiltinPackage::permissions)
+                    BuiltinPackage::from_name(&name).map_or(PermissionSet::EMPTY, BuiltinPackage::permissions)
                 } else {
                     PermissionSet::EMPTY
                 };

@@ -68,32 +68,21 @@ where
     .transpose()
 }
 
-pub async fn touch(
-    conn: &mut AnyConnection,
-    id_hash: &str,
-    now: Timestamp,
-) -> Result<(), StorageError> {
+pub async fn touch(conn: &mut AnyConnection, id_hash: &str, now: Timestamp) -> Result<(), StorageError> {
     conn.execute(
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
-            .bind(now.unix_micros())
-            .bind(id_hash),
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2").bind(now.unix_micros()).bind(id_hash),
     )
     .await?;
     Ok(())
 }
 
 pub async fn delete(conn: &mut AnyConnection, id_hash: &str) -> Result<(), StorageError> {
-    conn.execute(sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash))
-        .await?;
+    conn.execute(sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash)).await?;
     Ok(())
 }
 
 /// Ends every session of the user, except `keep` (the one changing its own password).
-pub async fn delete_for_user(
-    conn: &mut AnyConnection,
-    user: UserId,
-    keep: Option<&str>,
-) -> Result<(), StorageError> {
+pub async fn delete_for_user(conn: &mut AnyConnection, user: UserId, keep: Option<&str>) -> Result<(), StorageError> {
     conn.execute(
         sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)")
             .bind(user.0)
@@ -128,19 +117,19 @@ pub async fn insert_set_password_link(
     expires_at: Timestamp,
 ) -> Result<(), StorageError> {
     conn.execute(
-        sqlx::query(
-            "UPDATE set_password_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
-        )
-        .bind(now.unix_micros())
-        .bind(user.0),
+        sqlx::query("UPDATE set_password_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+            .bind(now.unix_micros())
+            .bind(user.0),
     )
     .await?;
     conn.execute(
-        sqlx::query("INSERT INTO set_password_links (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user.0)
-            .bind(now.unix_micros())
-            .bind(expires_at.unix_micros()),
+        sqlx::query(
+            "INSERT INTO set_password_links (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.0)
+        .bind(now.unix_micros())
+        .bind(expires_at.unix_micros()),
     )
     .await?;
     Ok(())

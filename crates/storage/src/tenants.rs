@@ -31,30 +31,23 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
 }
 
 /// Inserts a tenant; [`StorageError::Conflict`] when the name is taken, in any case.
-pub async fn insert(
-    conn: &mut AnyConnection,
-    name: &TenantName,
-    now: Timestamp,
-) -> Result<Tenant, StorageError> {
+pub async fn insert(conn: &mut AnyConnection, name: &TenantName, now: Timestamp) -> Result<Tenant, StorageError> {
     let row = conn
-    .fetch_one(sqlx::query(&format!(
-        "INSERT INTO tenants (name, name_key, created_at) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
-    ))
-    .bind(name.as_str())
-    .bind(name.key())
-    .bind(now.unix_micros()))
-    .await?;
+        .fetch_one(
+            sqlx::query(&format!(
+                "INSERT INTO tenants (name, name_key, created_at) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+            ))
+            .bind(name.as_str())
+            .bind(name.key())
+            .bind(now.unix_micros()),
+        )
+        .await?;
     from_row(&row)
 }
 
 /// All tenants, by name.
 pub async fn list(db: &Db) -> Result<Vec<Tenant>, StorageError> {
-    let rows = db
-        .read()
-        .fetch_all(sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM tenants ORDER BY name_key"
-        )))
-        .await?;
+    let rows = db.read().fetch_all(sqlx::query(&format!("SELECT {COLUMNS} FROM tenants ORDER BY name_key"))).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -65,10 +58,7 @@ where
 {
     let row = executor
         .fetch_optional(
-            sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM tenants WHERE name_key = $1"
-            ))
-            .bind(name.to_ascii_lowercase()),
+            sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE name_key = $1")).bind(name.to_ascii_lowercase()),
         )
         .await?;
     row.as_ref().map(from_row).transpose()

@@ -41,9 +41,7 @@ enum Guard {
 
 impl std::fmt::Debug for TestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDb")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        f.debug_struct("TestDb").field("url", &self.url).finish_non_exhaustive()
     }
 }
 
@@ -58,13 +56,8 @@ impl TestDb {
     pub async fn postgres() -> Option<TestDb> {
         let admin_url = postgres_admin_url()?;
         let name = format!("caretaker_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the PostgreSQL test server");
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create the test database");
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the PostgreSQL test server");
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create the test database");
         admin.close().await.ok();
         let url = database_url(&admin_url, &name);
         Some(Self::open(url, Guard::Postgres { admin_url, name }).await)
@@ -74,50 +67,26 @@ impl TestDb {
     pub async fn postgres_unmigrated() -> Option<TestDb> {
         let admin_url = postgres_admin_url()?;
         let name = format!("caretaker_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect");
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create");
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect");
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create");
         admin.close().await.ok();
         let url = database_url(&admin_url, &name);
-        let db = Db::connect(&url, &DbOptions::default())
-            .await
-            .expect("connect");
-        Some(TestDb {
-            db,
-            url,
-            clock: ManualClock::new(TEST_EPOCH),
-            guard: Guard::Postgres { admin_url, name },
-        })
+        let db = Db::connect(&url, &DbOptions::default()).await.expect("connect");
+        Some(TestDb { db, url, clock: ManualClock::new(TEST_EPOCH), guard: Guard::Postgres { admin_url, name } })
     }
 
     async fn open(url: String, guard: Guard) -> TestDb {
         let clock = ManualClock::new(TEST_EPOCH);
-        let db = Db::connect(&url, &DbOptions::default())
-            .await
-            .expect("connect to the test database");
+        let db = Db::connect(&url, &DbOptions::default()).await.expect("connect to the test database");
         db.migrate(&clock).await.expect("migrate the test database");
-        TestDb {
-            db,
-            url,
-            clock,
-            guard,
-        }
+        TestDb { db, url, clock, guard }
     }
 
     /// `SELECT COUNT(*) FROM {what}`, e.g. `count("users WHERE tenant_id = 1")`.
     pub async fn count(&self, what: &str) -> i64 {
         use sqlx::Row;
         let sql = format!("SELECT COUNT(*) FROM {what}");
-        let row = self
-            .db
-            .read()
-            .fetch_one(sqlx::query(&sql))
-            .await
-            .expect("count rows");
+        let row = self.db.read().fetch_one(sqlx::query(&sql)).await.expect("count rows");
         row.try_get(0).expect("an integer count")
     }
 
@@ -138,16 +107,10 @@ impl Drop for TestDb {
             // Drop runs inside the test's runtime, which may not block on async work: drop
             // the database from a thread with a runtime of its own.
             let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 runtime.block_on(async {
                     let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                    admin
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                        .await
-                        .ok()
+                    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.ok()
                 })
             });
             let _ = dropped.join();

@@ -19,25 +19,18 @@ pub struct Policy {
 }
 
 /// When the scope is blocked until, if it is blocked now.
-pub async fn blocked_until<'c, E>(
-    executor: E,
-    scope: &str,
-    now: Timestamp,
-) -> Result<Option<Timestamp>, StorageError>
+pub async fn blocked_until<'c, E>(executor: E, scope: &str, now: Timestamp) -> Result<Option<Timestamp>, StorageError>
 where
     E: Executor<'c, Database = sqlx::Any>,
 {
     let row = executor
         .fetch_optional(
-            sqlx::query(
-                "SELECT blocked_until FROM auth_throttle WHERE scope = $1 AND blocked_until > $2",
-            )
-            .bind(scope)
-            .bind(now.unix_micros()),
+            sqlx::query("SELECT blocked_until FROM auth_throttle WHERE scope = $1 AND blocked_until > $2")
+                .bind(scope)
+                .bind(now.unix_micros()),
         )
         .await?;
-    row.map(|row| Ok(Timestamp::from_unix_micros(row.try_get(0)?)))
-        .transpose()
+    row.map(|row| Ok(Timestamp::from_unix_micros(row.try_get(0)?))).transpose()
 }
 
 /// Counts a failure; returns the end of the block when this failure reached the limit (or
@@ -77,7 +70,6 @@ pub async fn record_failure(
 
 /// Forgets the scope's failures (after a success).
 pub async fn clear(conn: &mut AnyConnection, scope: &str) -> Result<(), StorageError> {
-    conn.execute(sqlx::query("DELETE FROM auth_throttle WHERE scope = $1").bind(scope))
-        .await?;
+    conn.execute(sqlx::query("DELETE FROM auth_throttle WHERE scope = $1").bind(scope)).await?;
     Ok(())
 }

@@ -59,11 +59,7 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts a user; [`StorageError::Conflict`] when the e-mail is taken in the tenant.
-pub async fn insert(
-    conn: &mut AnyConnection,
-    user: &NewUser<'_>,
-    now: Timestamp,
-) -> Result<UserId, StorageError> {
+pub async fn insert(conn: &mut AnyConnection, user: &NewUser<'_>, now: Timestamp) -> Result<UserId, StorageError> {
     let id: i64 = conn
         .fetch_one(
             sqlx::query(
@@ -148,8 +144,7 @@ pub struct User {
     pub role_packages: Vec<String>,
 }
 
-const SELECT: &str =
-    "SELECT u.id, u.tenant_id, u.email, u.name, u.user_type, u.status, u.is_integration,
+const SELECT: &str = "SELECT u.id, u.tenant_id, u.email, u.name, u.user_type, u.status, u.is_integration,
         u.must_change_password, u.contractor_id, c.code AS contractor_code, u.site_access,
         u.access_version, u.created_at, u.updated_at
     FROM users u LEFT JOIN contractors c ON c.id = u.contractor_id";
@@ -162,17 +157,11 @@ fn from_row(row: &AnyRow) -> Result<User, StorageError> {
         tenant: TenantId(row.try_get("tenant_id")?),
         email: row.try_get("email")?,
         name: row.try_get("name")?,
-        user_type: user_type
-            .parse()
-            .map_err(|_| StorageError::Corrupt(format!("user type {user_type:?}")))?,
-        status: status
-            .parse()
-            .map_err(|_| StorageError::Corrupt(format!("user status {status:?}")))?,
+        user_type: user_type.parse().map_err(|_| StorageError::Corrupt(format!("user type {user_type:?}")))?,
+        status: status.parse().map_err(|_| StorageError::Corrupt(format!("user status {status:?}")))?,
         is_integration: row.try_get::<i64, _>("is_integration")? != 0,
         must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
-        contractor: row
-            .try_get::<Option<i64>, _>("contractor_id")?
-            .map(ContractorId),
+        contractor: row.try_get::<Option<i64>, _>("contractor_id")?.map(ContractorId),
         contractor_code: row.try_get("contractor_code")?,
         site_access: row.try_get("site_access")?,
         access_version: row.try_get("access_version")?,
@@ -182,10 +171,7 @@ fn from_row(row: &AnyRow) -> Result<User, StorageError> {
     })
 }
 
-async fn with_packages(
-    conn: &mut AnyConnection,
-    mut users: Vec<User>,
-) -> Result<Vec<User>, StorageError> {
+async fn with_packages(conn: &mut AnyConnection, mut users: Vec<User>) -> Result<Vec<User>, StorageError> {
     if users.is_empty() {
         return Ok(users);
     }
@@ -211,16 +197,10 @@ async fn with_packages(
 }
 
 /// The tenant's user with that id (another tenant's id finds nothing), with its packages.
-pub async fn get(
-    conn: &mut AnyConnection,
-    tenant: TenantId,
-    id: UserId,
-) -> Result<Option<User>, StorageError> {
+pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: UserId) -> Result<Option<User>, StorageError> {
     let row = conn
         .fetch_optional(
-            sqlx::query(&format!("{SELECT} WHERE u.tenant_id = $1 AND u.id = $2"))
-                .bind(tenant.0)
-                .bind(id.0),
+            sqlx::query(&format!("{SELECT} WHERE u.tenant_id = $1 AND u.id = $2")).bind(tenant.0).bind(id.0),
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
@@ -238,10 +218,7 @@ async fn with_packages_one(conn: &mut AnyConnection, mut user: User) -> Result<U
             .bind(user.id.0),
         )
         .await?;
-    user.role_packages = rows
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
+    user.role_packages = rows.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
     Ok(user)
 }
 
@@ -253,11 +230,9 @@ pub async fn find_by_email(
 ) -> Result<Option<User>, StorageError> {
     let row = conn
         .fetch_optional(
-            sqlx::query(&format!(
-                "{SELECT} WHERE u.tenant_id = $1 AND u.email_key = $2"
-            ))
-            .bind(tenant.0)
-            .bind(email.key()),
+            sqlx::query(&format!("{SELECT} WHERE u.tenant_id = $1 AND u.email_key = $2"))
+                .bind(tenant.0)
+                .bind(email.key()),
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
@@ -277,15 +252,8 @@ pub struct UserFilter {
 }
 
 /// The tenant's users matching `filter`, by e-mail (at most 1,000).
-pub async fn list(
-    conn: &mut AnyConnection,
-    tenant: TenantId,
-    filter: &UserFilter,
-) -> Result<Vec<User>, StorageError> {
-    let pattern = filter
-        .search
-        .as_deref()
-        .map(|s| format!("%{}%", like_escape(&s.trim().to_lowercase())));
+pub async fn list(conn: &mut AnyConnection, tenant: TenantId, filter: &UserFilter) -> Result<Vec<User>, StorageError> {
+    let pattern = filter.search.as_deref().map(|s| format!("%{}%", like_escape(&s.trim().to_lowercase())));
     let rows = conn
         .fetch_all(
             sqlx::query(&format!(
@@ -337,20 +305,11 @@ pub async fn update_details(
             .bind(id.0),
         )
         .await?;
-    if done.rows_affected() == 0 {
-        Err(StorageError::NotFound)
-    } else {
-        Ok(())
-    }
+    if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }
 
 /// Changes the user's own profile name.
-pub async fn update_name(
-    conn: &mut AnyConnection,
-    id: UserId,
-    name: &str,
-    now: Timestamp,
-) -> Result<(), StorageError> {
+pub async fn update_name(conn: &mut AnyConnection, id: UserId, name: &str, now: Timestamp) -> Result<(), StorageError> {
     conn.execute(
         sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
             .bind(name)
@@ -381,11 +340,7 @@ pub async fn set_status(
             .bind(id.0),
         )
         .await?;
-    if done.rows_affected() == 0 {
-        Err(StorageError::NotFound)
-    } else {
-        Ok(())
-    }
+    if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }
 
 /// Sets the password hash (and whether it must be changed at the next sign-in).
@@ -412,17 +367,11 @@ pub async fn set_password(
 }
 
 /// Marks the user's rights as changed (after package changes).
-pub async fn bump_access_version(
-    conn: &mut AnyConnection,
-    id: UserId,
-    now: Timestamp,
-) -> Result<(), StorageError> {
+pub async fn bump_access_version(conn: &mut AnyConnection, id: UserId, now: Timestamp) -> Result<(), StorageError> {
     conn.execute(
-        sqlx::query(
-            "UPDATE users SET access_version = access_version + 1, updated_at = $1 WHERE id = $2",
-        )
-        .bind(now.unix_micros())
-        .bind(id.0),
+        sqlx::query("UPDATE users SET access_version = access_version + 1, updated_at = $1 WHERE id = $2")
+            .bind(now.unix_micros())
+            .bind(id.0),
     )
     .await?;
     Ok(())

@@ -25,11 +25,7 @@ fn every_documented_subcommand_has_help() {
         &["bench"],
     ];
     for command in commands {
-        let out = caretaker(None)
-            .args(*command)
-            .arg("--help")
-            .output()
-            .unwrap();
+        let out = caretaker(None).args(*command).arg("--help").output().unwrap();
         assert!(out.status.success(), "{command:?} --help failed");
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.contains("Usage: caretaker"), "{command:?}: {text}");
@@ -41,66 +37,36 @@ fn a_bad_setting_stops_start_up_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("caretaker.toml");
     std::fs::write(&config, "listen = \"127.0.0.1:1\"\nlistne = \"oops\"\n").unwrap();
-    let out = caretaker(Some(dir.path()))
-        .args(["tenant", "list", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = caretaker(Some(dir.path())).args(["tenant", "list", "--config"]).arg(&config).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("caretaker: config file"), "{stderr}");
     assert!(stderr.contains("line 2"), "{stderr}");
-    assert!(
-        !dir.path().join("caretaker-data").exists(),
-        "nothing may be created before the settings are valid"
-    );
+    assert!(!dir.path().join("caretaker-data").exists(), "nothing may be created before the settings are valid");
 
-    let out = caretaker(Some(dir.path()))
-        .env("CARETAKER_OUTBOUND_MAX_ATTEMPTS", "lots")
-        .arg("migrate")
-        .output()
-        .unwrap();
+    let out =
+        caretaker(Some(dir.path())).env("CARETAKER_OUTBOUND_MAX_ATTEMPTS", "lots").arg("migrate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("CARETAKER_OUTBOUND_MAX_ATTEMPTS")
-    );
+    assert!(String::from_utf8(out.stderr).unwrap().contains("CARETAKER_OUTBOUND_MAX_ATTEMPTS"));
 }
 
 #[test]
 fn postgres_without_a_master_key_and_a_malformed_key_are_start_up_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = caretaker(Some(dir.path()))
-        .args([
-            "tenant",
-            "list",
-            "--database-url",
-            "postgres://nobody@127.0.0.1:1/none",
-        ])
+        .args(["tenant", "list", "--database-url", "postgres://nobody@127.0.0.1:1/none"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("PostgreSQL needs a master key")
-    );
+    assert!(String::from_utf8(out.stderr).unwrap().contains("PostgreSQL needs a master key"));
 
     let key = dir.path().join("bad.key");
     std::fs::write(&key, "not a key").unwrap();
-    let out = caretaker(Some(dir.path()))
-        .args(["tenant", "list", "--master-key-file"])
-        .arg(&key)
-        .output()
-        .unwrap();
+    let out = caretaker(Some(dir.path())).args(["tenant", "list", "--master-key-file"]).arg(&key).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("master key: the master key must be 32 random bytes in base64"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("master key: the master key must be 32 random bytes in base64"), "{stderr}");
 }
 
 #[test]
@@ -121,11 +87,7 @@ fn tenant_create_and_list_through_the_binary() {
         .arg(&password)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         created,
@@ -133,37 +95,17 @@ fn tenant_create_and_list_through_the_binary() {
     );
 
     let out = caretaker(Some(dir.path()))
-        .args([
-            "tenant",
-            "create",
-            "urgent si",
-            "--admin-email",
-            "other@urgent.example",
-        ])
+        .args(["tenant", "create", "urgent si", "--admin-email", "other@urgent.example"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("already exists")
-    );
+    assert!(String::from_utf8(out.stderr).unwrap().contains("already exists"));
 
-    let out = caretaker(Some(dir.path()))
-        .args(["tenant", "create", "a/b", "--admin-email", "x@y.z"])
-        .output()
-        .unwrap();
+    let out = caretaker(Some(dir.path())).args(["tenant", "create", "a/b", "--admin-email", "x@y.z"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("may contain only letters, digits")
-    );
+    assert!(String::from_utf8(out.stderr).unwrap().contains("may contain only letters, digits"));
 
-    let out = caretaker(Some(dir.path()))
-        .args(["tenant", "list", "--json"])
-        .output()
-        .unwrap();
+    let out = caretaker(Some(dir.path())).args(["tenant", "list", "--json"]).output().unwrap();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["Name"], "Urgent SI");
@@ -172,10 +114,7 @@ fn tenant_create_and_list_through_the_binary() {
     {
         use std::os::unix::fs::PermissionsExt;
         let key = dir.path().join("caretaker-data/master.key");
-        assert_eq!(
-            std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
 
@@ -184,46 +123,20 @@ async fn serve_answers_logs_json_with_request_ids_and_stops_gracefully_on_sigter
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path(), &["serve", "--log-format", "json"], &[]).await;
     let client = reqwest::Client::new();
-    let response = client
-        .get(format!("{}/healthz", server.base))
-        .header("x-request-id", "trace-me-123")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        client.get(format!("{}/healthz", server.base)).header("x-request-id", "trace-me-123").send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-request-id"], "trace-me-123");
-    assert_eq!(
-        client
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let metrics = client
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 1"),
-        "{metrics}"
-    );
+    assert_eq!(client.get(format!("{}/readyz", server.base)).send().await.unwrap().status(), 200);
+    let metrics = client.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 1"), "{metrics}");
 
     let status = server.terminate().await;
-    assert!(
-        status.success(),
-        "SIGTERM must end the server cleanly: {status:?}"
-    );
+    assert!(status.success(), "SIGTERM must end the server cleanly: {status:?}");
     let logs = server.stderr();
     let mut saw_request = false;
     for line in logs.lines() {
-        let entry: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         if entry.to_string().contains("trace-me-123") {
             saw_request = true;
         }
@@ -250,10 +163,7 @@ async fn demo_creates_its_tenant_once_and_prints_the_same_login_again() {
     second.terminate().await;
     assert!(again.contains(&password), "{again}");
 
-    let out = caretaker(Some(dir.path()))
-        .args(["tenant", "list", "--json"])
-        .output()
-        .unwrap();
+    let out = caretaker(Some(dir.path())).args(["tenant", "list", "--json"]).output().unwrap();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
@@ -279,37 +189,18 @@ async fn readyz_goes_503_when_postgres_stops_and_200_when_it_returns() {
     let key = master_key_file(dir.path());
     let mut server = Server::start(
         dir.path(),
-        &[
-            "serve",
-            "--database-url",
-            &proxied,
-            "--master-key-file",
-            key.to_str().unwrap(),
-        ],
+        &["serve", "--database-url", &proxied, "--master-key-file", key.to_str().unwrap()],
         &[],
     )
     .await;
     let client = reqwest::Client::new();
-    let ready = || async {
-        client
-            .get(format!("{}/readyz", server.base))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    };
+    let ready = || async { client.get(format!("{}/readyz", server.base)).send().await.unwrap().status().as_u16() };
     assert_eq!(ready().await, 200);
 
     proxy.set_up(false);
     assert_eq!(ready().await, 503, "the database is gone");
     assert_eq!(
-        client
-            .get(format!("{}/healthz", server.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        client.get(format!("{}/healthz", server.base)).send().await.unwrap().status(),
         200,
         "alive all the same"
     );

@@ -46,11 +46,7 @@ impl Server {
         for (k, v) in env {
             command.env(k, v);
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -77,10 +73,7 @@ impl Server {
                     if n == 0 {
                         break;
                     }
-                    stderr
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buffer[..n]));
+                    stderr.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
                 }
             });
         }
@@ -88,12 +81,7 @@ impl Server {
             .await
             .unwrap()
             .unwrap_or_else(|_| panic!("the server did not start: {}", stderr.lock().unwrap()));
-        Server {
-            child,
-            base,
-            stdout,
-            stderr,
-        }
+        Server { child, base, stdout, stderr }
     }
 
     pub fn stdout_so_far(&self) -> String {
@@ -154,20 +142,14 @@ impl Proxy {
                     let target = target.clone();
                     let handle = tokio::spawn(async move {
                         if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                         }
                     });
                     connections.lock().unwrap().push(handle);
                 }
             })
         };
-        Proxy {
-            port,
-            up,
-            connections,
-            accept,
-        }
+        Proxy { port, up, connections, accept }
     }
 
     pub fn set_up(&self, up: bool) {

@@ -3,11 +3,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use caretaker_app::AppError;
+use caretaker_app::contractors::{self, ContractorInput};
 use caretaker_app::tenants::{self, NewTenant};
+use caretaker_app::users::{self, UserInput};
+use caretaker_app::{App, AppError, Principal, password};
+use caretaker_domain::access::{Holder, can};
 use caretaker_storage::audit::Actor;
 use caretaker_storage::tenants as stored_tenants;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::serve;
 use crate::Failure;
@@ -16,36 +19,40 @@ use crate::startup;
 
 pub const DEMO_TENANT: &str = "Demo";
 pub const DEMO_ADMIN: &str = "admin@demo.caretaker.example";
+pub const DEMO_CONTRACTOR_USER: &str = "technician@demo-facilities.example";
+pub const DEMO_INTEGRATION: &str = "api.integration@demo.caretaker.example";
 const LOGIN_FILE: &str = "demo-login.txt";
 
 /// Creates the demo tenant once, prints how to sign in, then serves.
 pub async fn run(settings: &Settings) -> Result<(), Failure> {
     let app = startup::open_app(settings).await?;
     let login_file = settings.data_dir.join(LOGIN_FILE);
-    let existing = stored_tenants::find_by_name(app.db.read(), DEMO_TENANT)
-        .await
-        .map_err(AppError::from)?;
+    let existing = stored_tenants::find_by_name(app.db.read(), DEMO_TENANT).await.map_err(AppError::from)?;
     if existing.is_none() {
+        // The demo chooses the password itself (so it need not be changed at first sign-in:
+        // it is kept in the data folder and printed at every start).
+        let chosen = password::generate();
         let request = NewTenant {
             name: DEMO_TENANT.into(),
             admin_email: DEMO_ADMIN.into(),
-            admin_password: None,
+            admin_password: Some(SecretString::from(chosen.expose_secret().to_owned())),
         };
         match tenants::create(&app, request, Actor::Operator).await {
             Ok(created) => {
-                if let Some(password) = &created.generated_password {
-                    startup::ensure_data_dir(&settings.data_dir)?;
-                    save_login(&login_file, password.expose_secret())?;
-                }
+                let admin_password = Some(chosen.expose_secret().to_owned());
+                let operator = Principal::operator(created.tenant.id, created.tenant.name.as_str());
+                let logins = seed(&app, &operator).await?;
+                startup::ensure_data_dir(&settings.data_dir)?;
+                let mut lines = vec![(DEMO_ADMIN.to_owned(), admin_password.unwrap_or_default())];
+                lines.extend(logins);
+                save_logins(&login_file, &lines)?;
             }
             // Another demo process won the race: fine, the tenant exists.
             Err(AppError::Conflict(_)) => {}
             Err(other) => return Err(other.into()),
         }
     }
-    let password = std::fs::read_to_string(&login_file)
-        .map(|text| text.trim().to_owned())
-        .unwrap_or_else(|_| String::from("(the one printed when the demo was first created)"));
+    let logins = std::fs::read_to_string(&login_file).unwrap_or_default();
 
     let host = match settings.listen.ip() {
         ip if ip.is_unspecified() => String::from("127.0.0.1"),
@@ -53,19 +60,105 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     };
     println!();
     println!("  Caretaker demo");
-    println!("  URL:        http://{host}:{}/", settings.listen.port());
+    println!(
+        "  URL:        http://{host}:{}{}/sign-in",
+        settings.listen.port(),
+        caretaker_http::tenant_path(DEMO_TENANT)
+    );
     println!("  Tenant:     {DEMO_TENANT}");
-    println!("  Sign in as: {DEMO_ADMIN}");
-    println!("  Password:   {password}");
-    println!("  (kept in {} for the next start)", login_file.display());
+    let mut first = true;
+    for line in logins.lines() {
+        if let Some((email, password)) = line.split_once(' ') {
+            let role = if first {
+                "Administrator"
+            } else if email == DEMO_INTEGRATION {
+                "Integration"
+            } else {
+                "Contractor"
+            };
+            println!("  {role:<13} {email}");
+            if first {
+                println!("  Password:   {password}");
+            } else {
+                println!("    password: {password}");
+            }
+            first = false;
+        }
+    }
+    if first {
+        println!("  Sign in as: {DEMO_ADMIN} (with the password printed when the demo was first created)");
+    }
+    println!("  (logins kept in {} for the next start)", login_file.display());
     println!();
     serve::run(settings, Some(app)).await
 }
 
-/// The generated demo password, owner-readable only, so later starts can print it again.
-fn save_login(path: &Path, password: &str) -> Result<(), Failure> {
-    let fail =
-        |err: std::io::Error| Failure::refused(format!("cannot write {}: {err}", path.display()));
+/// Sample data: a contractor with a child, a contractor user, and an integration user.
+async fn seed(app: &App, operator: &Principal) -> Result<Vec<(String, String)>, Failure> {
+    let contractors_write =
+        operator.authorize::<can::ContractorsWrite>().ok_or_else(|| Failure::refused("not allowed"))?;
+    contractors::create(
+        app,
+        &contractors_write,
+        ContractorInput {
+            name: "Demo Facilities Ltd".into(),
+            code: Some("DEMO-FM".into()),
+            parent: None,
+            email: "dispatch@demo-facilities.example".into(),
+            telephone: "+44 20 7946 0000".into(),
+        },
+    )
+    .await?;
+    contractors::create(
+        app,
+        &contractors_write,
+        ContractorInput {
+            name: "Demo Plumbing".into(),
+            code: Some("DEMO-PLUMB".into()),
+            parent: Some("DEMO-FM".into()),
+            email: "jobs@demo-plumbing.example".into(),
+            telephone: String::new(),
+        },
+    )
+    .await?;
+
+    let users_write = operator.authorize::<can::UsersWrite>().ok_or_else(|| Failure::refused("not allowed"))?;
+    let mut logins = Vec::new();
+    for (email, name, user_type, contractor, packages, integration) in [
+        (DEMO_CONTRACTOR_USER, "Dana Technician", "Contractor", Some("DEMO-FM"), vec!["Contractor User"], false),
+        (
+            DEMO_INTEGRATION,
+            "Tank Monitoring Integration",
+            "Management",
+            None,
+            vec!["REST API", "Management User"],
+            true,
+        ),
+    ] {
+        let chosen = password::generate();
+        users::create(
+            app,
+            &users_write,
+            UserInput {
+                email: email.into(),
+                name: name.into(),
+                user_type: user_type.into(),
+                contractor: contractor.map(String::from),
+                role_packages: packages.into_iter().map(String::from).collect(),
+                site_access: if user_type == "Management" { "all".into() } else { "none".into() },
+                is_integration: integration,
+                password: Some(SecretString::from(chosen.expose_secret().to_owned())),
+            },
+        )
+        .await?;
+        logins.push((email.to_owned(), chosen.expose_secret().to_owned()));
+    }
+    Ok(logins)
+}
+
+/// The generated demo passwords, owner-readable only, so later starts print them again.
+fn save_logins(path: &Path, logins: &[(String, String)]) -> Result<(), Failure> {
+    let fail = |err: std::io::Error| Failure::refused(format!("cannot write {}: {err}", path.display()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -74,5 +167,8 @@ fn save_login(path: &Path, password: &str) -> Result<(), Failure> {
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(fail)?;
-    writeln!(file, "{password}").map_err(fail)
+    for (email, password) in logins {
+        writeln!(file, "{email} {password}").map_err(fail)?;
+    }
+    Ok(())
 }

@@ -1,8 +1,10 @@
 //! One module per subcommand family.
 
+mod contractor;
 mod demo;
 mod serve;
 mod tenant;
+mod user;
 
 use crate::Failure;
 use crate::args::Command;
@@ -20,8 +22,8 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
             println!("The database is up to date.");
             Ok(())
         }
-        Command::Contractor(_) => not_yet("contractor create"),
-        Command::User(_) => not_yet("user create"),
+        Command::Contractor(command) => contractor::run(command, &settings).await,
+        Command::User(command) => user::run(command, &settings).await,
         Command::Credentials(_) => not_yet("credentials"),
         Command::Api(_) => not_yet("api"),
         Command::Bench(_) => not_yet("bench"),
@@ -30,7 +32,22 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
 
 /// Subcommands whose issue has not landed yet exist (with their `--help`) and say so.
 fn not_yet(name: &str) -> Result<(), Failure> {
-    Err(Failure::usage(format!(
-        "`caretaker {name}` is not yet available in this version"
-    )))
+    Err(Failure::usage(format!("`caretaker {name}` is not yet available in this version")))
+}
+
+/// The operator acting in the tenant named `name` (any case).
+pub(crate) async fn operator_in(app: &caretaker_app::App, name: &str) -> Result<caretaker_app::Principal, Failure> {
+    let tenant = caretaker_storage::tenants::find_by_name(app.db.read(), name)
+        .await
+        .map_err(|err| Failure::from(caretaker_app::AppError::from(err)))?
+        .ok_or_else(|| Failure::refused(format!("no tenant is named {name:?}")))?;
+    Ok(caretaker_app::Principal::operator(tenant.id, tenant.name.as_str()))
+}
+
+/// Where the server says it can be reached, for links printed on the terminal.
+pub(crate) fn public_origin(settings: &Settings) -> String {
+    match &settings.public_base_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => format!("http://{}", settings.listen),
+    }
 }

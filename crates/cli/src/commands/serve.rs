@@ -20,9 +20,7 @@ pub async fn run(settings: &Settings, app: Option<App>) -> Result<(), Failure> {
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|err| Failure::refused(format!("cannot listen on {}: {err}", settings.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|err| Failure::refused(format!("listening socket: {err}")))?;
+    let address = listener.local_addr().map_err(|err| Failure::refused(format!("listening socket: {err}")))?;
     info!(%address, backend = app.db.backend().name(), "listening");
     // One line on stdout that scripts (and tests) can wait for; with port 0 it names the
     // port the system chose.
@@ -30,7 +28,9 @@ pub async fn run(settings: &Settings, app: Option<App>) -> Result<(), Failure> {
     let _ = std::io::stdout().flush();
 
     let db = app.db.clone();
-    caretaker_http::serve(listener, router(AppState::new(app)), shutdown_signal())
+    let public_base_url = settings.public_base_url.as_ref().map(|url| url.as_str().trim_end_matches('/').to_owned());
+    let state = AppState::new(app).with_public_base_url(public_base_url);
+    caretaker_http::serve(listener, router(state), shutdown_signal())
         .await
         .map_err(|err| Failure::refused(format!("server error: {err}")))?;
     db.close().await;

@@ -11,33 +11,16 @@ use crate::startup;
 
 pub async fn run(command: TenantCommand, settings: &Settings) -> Result<(), Failure> {
     match command {
-        TenantCommand::Create {
-            name,
-            admin_email,
-            admin_password_file,
-            json,
-        } => {
+        TenantCommand::Create { name, admin_email, admin_password_file, json } => {
             let admin_password = admin_password_file
                 .map(|path| read_secret_file(&path, "password file").map(SecretString::from))
                 .transpose()
                 .map_err(|err| Failure::usage(err.0))?;
             let app = startup::open_app(settings).await?;
-            let created = tenants::create(
-                &app,
-                NewTenant {
-                    name,
-                    admin_email,
-                    admin_password,
-                },
-                Actor::Operator,
-            )
-            .await;
+            let created = tenants::create(&app, NewTenant { name, admin_email, admin_password }, Actor::Operator).await;
             app.db.close().await;
             let created = created?;
-            let password = created
-                .generated_password
-                .as_ref()
-                .map(|p| p.expose_secret().to_owned());
+            let password = created.generated_password.as_ref().map(|p| p.expose_secret().to_owned());
             if json {
                 let out = serde_json::json!({
                     "Tenant": created.tenant.name.as_str(),
@@ -67,9 +50,7 @@ pub async fn run(command: TenantCommand, settings: &Settings) -> Result<(), Fail
                     .collect();
                 println!("{}", serde_json::Value::Array(items));
             } else if all.is_empty() {
-                println!(
-                    "No tenants yet: create one with `caretaker tenant create NAME --admin-email EMAIL`."
-                );
+                println!("No tenants yet: create one with `caretaker tenant create NAME --admin-email EMAIL`.");
             } else {
                 for tenant in all {
                     println!("{}\t(created {})", tenant.name, tenant.created_at);

@@ -13,31 +13,17 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 fn state(t: &TestDb) -> AppState {
-    AppState::new(App::new(
-        t.db.clone(),
-        Arc::new(t.clock.clone()),
-        MasterKey::generate(),
-    ))
+    AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()))
 }
 
-async fn get(
-    state: &AppState,
-    path: &str,
-    request_id: Option<&str>,
-) -> (StatusCode, String, Option<String>) {
+async fn get(state: &AppState, path: &str, request_id: Option<&str>) -> (StatusCode, String, Option<String>) {
     let mut request = Request::get(path);
     if let Some(id) = request_id {
         request = request.header("x-request-id", id);
     }
-    let response = router(state.clone())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = router(state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
-    let id = response
-        .headers()
-        .get("x-request-id")
-        .map(|v| v.to_str().unwrap().to_owned());
+    let id = response.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned());
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8(body.to_vec()).unwrap(), id)
 }
@@ -76,10 +62,7 @@ async fn unknown_paths_answer_404_in_the_envelope() {
     let t = TestDb::sqlite().await;
     let (status, body, _) = get(&state(&t), "/rest/nothing/here", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        body,
-        r#"{"Messages":[{"Key":"BrokenRule_Request_NotFound","Value":"No such resource"}]}"#
-    );
+    assert_eq!(body, r#"{"Messages":[{"Key":"BrokenRule_Request_NotFound","Value":"No such resource"}]}"#);
 }
 
 #[tokio::test]
@@ -93,17 +76,9 @@ async fn metrics_count_requests_by_matched_route_and_status() {
     get(&state, "/no/such/path/2", None).await;
     let (status, text, _) = get(&state, "/metrics", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        text.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 3\n"),
-        "{text}"
-    );
+    assert!(text.contains("caretaker_http_requests_total{route=\"/healthz\",status=\"200\"} 3\n"), "{text}");
     // Raw paths never become labels: both misses share one series.
-    assert!(
-        text.contains("caretaker_http_requests_total{route=\"unmatched\",status=\"404\"} 2\n"),
-        "{text}"
-    );
+    assert!(text.contains("caretaker_http_requests_total{route=\"unmatched\",status=\"404\"} 2\n"), "{text}");
     assert!(!text.contains("/no/such/path"));
-    assert!(text.contains(
-        "caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"
-    ));
+    assert!(text.contains("caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"));
 }

@@ -5,9 +5,7 @@
 use caretaker_domain::tenant::TenantName;
 use caretaker_domain::user::{Email, UserStatus, UserType};
 use caretaker_storage::testing::TestDb;
-use caretaker_storage::{
-    Backend, Db, DbOptions, MIGRATIONS, StorageError, both_backends, tenants, users,
-};
+use caretaker_storage::{Backend, Db, DbOptions, MIGRATIONS, StorageError, both_backends, tenants, users};
 
 fn name(s: &str) -> TenantName {
     TenantName::parse(s).unwrap()
@@ -25,9 +23,7 @@ both_backends!(
 async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
     let now = caretaker_storage::testing::TEST_EPOCH;
     let mut tx = t.db.begin().await.unwrap();
-    let acme = tenants::insert(&mut tx, &name("Acme Fuel"), now)
-        .await
-        .unwrap();
+    let acme = tenants::insert(&mut tx, &name("Acme Fuel"), now).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(acme.name.as_str(), "Acme Fuel");
     assert_eq!(acme.clock_skew_seconds, 300);
@@ -35,24 +31,14 @@ async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
 
     for clash in ["acme fuel", "ACME FUEL", "Acme Fuel"] {
         let mut tx = t.db.begin().await.unwrap();
-        let err = tenants::insert(&mut tx, &name(clash), now)
-            .await
-            .unwrap_err();
+        let err = tenants::insert(&mut tx, &name(clash), now).await.unwrap_err();
         assert!(matches!(err, StorageError::Conflict(_)), "{clash}: {err:?}");
         tx.rollback().await.unwrap();
     }
     let all = tenants::list(&t.db).await.unwrap();
     assert_eq!(all.len(), 1, "no second tenant may have been written");
-    assert_eq!(
-        tenants::find_by_name(t.db.read(), "ACME fuel")
-            .await
-            .unwrap(),
-        Some(acme)
-    );
-    assert_eq!(
-        tenants::find_by_name(t.db.read(), "acme").await.unwrap(),
-        None
-    );
+    assert_eq!(tenants::find_by_name(t.db.read(), "ACME fuel").await.unwrap(), Some(acme));
+    assert_eq!(tenants::find_by_name(t.db.read(), "acme").await.unwrap(), None);
 }
 
 async fn concurrent_creates_of_one_name_have_exactly_one_winner(t: TestDb) {
@@ -81,20 +67,12 @@ async fn concurrent_creates_of_one_name_have_exactly_one_winner(t: TestDb) {
 }
 
 async fn migrations_are_idempotent(t: TestDb) {
-    assert_eq!(
-        t.db.migrate(&t.clock).await.unwrap(),
-        0,
-        "TestDb is already migrated"
-    );
-    let versions: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
-            .fetch_all(t.db.read())
-            .await
-            .unwrap();
-    assert_eq!(
-        versions,
-        MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
-    );
+    assert_eq!(t.db.migrate(&t.clock).await.unwrap(), 0, "TestDb is already migrated");
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+        .fetch_all(t.db.read())
+        .await
+        .unwrap();
+    assert_eq!(versions, MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
 }
 
 async fn concurrent_migrations_apply_each_migration_once(t: TestDb) {
@@ -148,10 +126,7 @@ async fn race_migrations(url: &str, t: &TestDb) -> usize {
         total += server.await.unwrap();
     }
     let db = Db::connect(url, &DbOptions::default()).await.unwrap();
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
-        .fetch_one(db.read())
-        .await
-        .unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(db.read()).await.unwrap();
     assert_eq!(rows as usize, MIGRATIONS.len());
     db.close().await;
     total
@@ -181,23 +156,11 @@ async fn user_emails_are_unique_per_tenant_case_insensitively(t: TestDb) {
 
     let shouting = Email::parse("API.INTEGRATION@COMPANY.COM").unwrap();
     let mut tx = t.db.begin().await.unwrap();
-    let err = users::insert(
-        &mut tx,
-        &users::NewUser {
-            email: &shouting,
-            ..new(a.id)
-        },
-        now,
-    )
-    .await
-    .unwrap_err();
+    let err = users::insert(&mut tx, &users::NewUser { email: &shouting, ..new(a.id) }, now).await.unwrap_err();
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
     tx.rollback().await.unwrap();
 
-    let found = users::find_by_email(&mut *t.conn().await, a.id, &shouting)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = users::find_by_email(&mut *t.conn().await, a.id, &shouting).await.unwrap().unwrap();
     assert_eq!(found.email, "Api.Integration@Company.com");
     assert!(found.is_integration);
     assert_eq!(found.tenant, a.id);
@@ -206,8 +169,5 @@ async fn user_emails_are_unique_per_tenant_case_insensitively(t: TestDb) {
 async fn ping_answers_while_the_database_does(t: TestDb) {
     t.db.ping().await.unwrap();
     t.db.close().await;
-    assert!(matches!(
-        t.db.ping().await,
-        Err(StorageError::Unavailable(_))
-    ));
+    assert!(matches!(t.db.ping().await, Err(StorageError::Unavailable(_))));
 }

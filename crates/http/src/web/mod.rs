@@ -1,0 +1,64 @@
+//! The web application for people: server-rendered pages, a little plain JavaScript, and
+//! assets embedded in the binary. Every page checks its permission on the server (through
+//! `Web::authorize`), whatever the menus show.
+
+mod account;
+mod audit;
+pub mod context;
+mod contractors;
+mod form;
+pub(crate) mod page;
+mod role_packages;
+mod sign_in;
+mod users;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    let t = |path: &str| format!("/t/{{tenant}}{path}");
+    Router::new()
+        .route("/", get(sign_in::landing))
+        .route("/assets/app.css", get(css))
+        .route("/assets/app.js", get(js))
+        .route(&t("/sign-in"), get(sign_in::sign_in_page).post(sign_in::sign_in))
+        .route(&t("/sign-out"), axum::routing::post(sign_in::sign_out))
+        .route(&t("/set-password/{token}"), get(sign_in::set_password_page).post(sign_in::set_password))
+        .route(&t("/"), get(sign_in::home))
+        .route(&t(""), get(sign_in::home))
+        .route(&t("/account"), get(account::profile).post(account::update_profile))
+        .route(&t("/account/password"), get(account::password).post(account::change_password))
+        .route(&t("/system/users"), get(users::list))
+        .route(&t("/system/users/operations"), axum::routing::post(users::operations_post))
+        .route(&t("/system/users/new"), get(users::new_page).post(users::create))
+        .route(&t("/system/users/{id}"), get(users::edit_page).post(users::update))
+        .route(&t("/system/role-packages"), get(role_packages::list))
+        .route(&t("/system/role-packages/new"), get(role_packages::new_page).post(role_packages::create))
+        .route(&t("/system/role-packages/{id}"), get(role_packages::show))
+        .route(&t("/system/audit-log"), get(audit::list))
+        .route(&t("/manage/contractors"), get(contractors::list))
+        .route(&t("/manage/contractors/new"), get(contractors::new_page).post(contractors::create))
+        .route(&t("/manage/contractors/{id}"), get(contractors::show))
+        .route(
+            &t("/manage/contractors/{id}/users/new"),
+            get(users::new_contractor_user_page).post(users::create_contractor_user),
+        )
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../assets/app.css"),
+    )
+}
+
+async fn js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../assets/app.js"),
+    )
+}
