@@ -6,9 +6,11 @@
 //!
 //! This crate knows no HTTP and no terminal.
 
+pub mod api_auth;
 pub mod audit_log;
 pub mod auth;
 pub mod contractors;
+pub mod credentials;
 pub mod error;
 pub mod master_key;
 pub mod password;
@@ -33,11 +35,21 @@ pub struct App {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub master_key: Arc<MasterKey>,
+    pub secret_cipher: Arc<master_key::SecretCipher>,
+    /// The REST API's authenticator and its per-process cache.
+    pub api_auth: Arc<api_auth::ApiAuthenticator>,
 }
 
 impl App {
     pub fn new(db: Db, clock: Arc<dyn Clock>, master_key: MasterKey) -> Self {
-        Self { db, clock, master_key: Arc::new(master_key) }
+        let secret_cipher = Arc::new(master_key::SecretCipher::new(&master_key));
+        Self {
+            db,
+            clock,
+            master_key: Arc::new(master_key),
+            secret_cipher,
+            api_auth: Arc::new(api_auth::ApiAuthenticator::default()),
+        }
     }
 }
 

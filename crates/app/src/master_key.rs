@@ -177,3 +177,70 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(), "garbage");
     }
 }
+
+/// Encrypts API secrets at rest: XChaCha20-Poly1305 under a key derived from the master
+/// key, with the API Token as associated data (a ciphertext moved to another credential
+/// does not decrypt).
+pub struct SecretCipher(chacha20poly1305::XChaCha20Poly1305);
+
+impl fmt::Debug for SecretCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretCipher([REDACTED])")
+    }
+}
+
+impl SecretCipher {
+    pub fn new(master: &MasterKey) -> Self {
+        use chacha20poly1305::KeyInit;
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.expose()).unwrap_or_else(|_| unreachable_hmac());
+        mac.update(b"caretaker api secrets v1");
+        let key = mac.finalize().into_bytes();
+        Self(chacha20poly1305::XChaCha20Poly1305::new(&key))
+    }
+
+    /// `nonce (24 bytes) || ciphertext+tag`.
+    pub fn encrypt(&self, token: &str, secret: &str) -> Result<Vec<u8>, crate::AppError> {
+        use chacha20poly1305::aead::{Aead, AeadCore, Payload};
+        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut chacha20poly1305::aead::OsRng);
+        let sealed = self
+            .0
+            .encrypt(&nonce, Payload { msg: secret.as_bytes(), aad: token.as_bytes() })
+            .map_err(|_| crate::AppError::internal("encrypting an API secret failed"))?;
+        let mut out = Vec::with_capacity(24 + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    pub fn decrypt(&self, token: &str, blob: &[u8]) -> Result<secrecy::SecretString, crate::AppError> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        if blob.len() < 24 + 16 {
+            return Err(crate::AppError::internal("a stored API secret is truncated"));
+        }
+        let (nonce, sealed) = blob.split_at(24);
+        let plain = self
+            .0
+            .decrypt(chacha20poly1305::XNonce::from_slice(nonce), Payload { msg: sealed, aad: token.as_bytes() })
+            .map_err(|_| crate::AppError::internal("a stored API secret does not decrypt (wrong master key?)"))?;
+        String::from_utf8(plain)
+            .map(secrecy::SecretString::from)
+            .map_err(|_| crate::AppError::internal("a stored API secret is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod cipher_tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn round_trip_bound_to_the_token() {
+        let cipher = SecretCipher::new(&MasterKey::generate());
+        let blob = cipher.encrypt("token-a", "ctsk_secret").unwrap();
+        assert!(!blob.windows(11).any(|w| w == b"ctsk_secret"), "the secret must not be in the clear");
+        assert_eq!(cipher.decrypt("token-a", &blob).unwrap().expose_secret(), "ctsk_secret");
+        assert!(cipher.decrypt("token-b", &blob).is_err(), "the token is associated data");
+        let other = SecretCipher::new(&MasterKey::generate());
+        assert!(other.decrypt("token-a", &blob).is_err(), "another master key cannot read it");
+    }
+}

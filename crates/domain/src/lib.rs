@@ -8,7 +8,9 @@
 pub mod access;
 pub mod clock;
 pub mod contractor;
+pub mod credential;
 pub mod rules;
+pub mod tcn;
 pub mod tenant;
 pub mod user;
 

@@ -5,6 +5,7 @@
 pub mod error;
 mod metrics;
 mod ops;
+pub mod rest;
 mod web;
 
 use std::future::Future;
@@ -37,16 +38,30 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// How clients reach the server (`https://maint.example.com`), for absolute links.
     pub public_base_url: Option<String>,
+    /// The public base URL's path (`/maint` behind a proxy): clients sign it as part of
+    /// every REST path.
+    pub path_prefix: String,
 }
 
 impl AppState {
     pub fn new(app: App) -> Self {
-        Self { app, metrics: Arc::new(Metrics::default()), secure_cookies: false, public_base_url: None }
+        Self {
+            app,
+            metrics: Arc::new(Metrics::default()),
+            secure_cookies: false,
+            public_base_url: None,
+            path_prefix: String::new(),
+        }
     }
 
     /// Sets the public base URL; an `https` one turns on `Secure` cookies.
     pub fn with_public_base_url(mut self, url: Option<String>) -> Self {
         self.secure_cookies = url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        self.path_prefix = url
+            .as_deref()
+            .and_then(|u| u.split_once("://").map(|(_, rest)| rest))
+            .and_then(|rest| rest.find('/').map(|i| rest[i..].trim_end_matches('/').to_owned()))
+            .unwrap_or_default();
         self.public_base_url = url;
         self
     }
@@ -57,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .merge(web::routes())
+        .merge(rest::routes(state.clone()))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

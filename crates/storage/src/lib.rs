@@ -15,6 +15,7 @@ mod migrate;
 
 pub mod audit;
 pub mod contractors;
+pub mod credentials;
 pub mod role_packages;
 pub mod server_settings;
 pub mod sessions;

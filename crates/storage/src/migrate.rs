@@ -21,6 +21,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "people_and_access", sql: include_str!("../migrations/0002_people_and_access.sql") },
+    Migration { version: 3, name: "api_credentials", sql: include_str!("../migrations/0003_api_credentials.sql") },
 ];
 
 impl Migration {

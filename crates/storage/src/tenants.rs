@@ -13,10 +13,12 @@ pub struct Tenant {
     pub name: TenantName,
     pub clock_skew_seconds: i64,
     pub require_strict_signing: bool,
+    /// Credentials older than this stop working (a tenant setting; `None`: no limit).
+    pub max_credential_age_days: Option<i64>,
     pub created_at: Timestamp,
 }
 
-const COLUMNS: &str = "id, name, clock_skew_seconds, require_strict_signing, created_at";
+const COLUMNS: &str = "id, name, clock_skew_seconds, require_strict_signing, max_credential_age_days, created_at";
 
 fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
     let name: String = row.try_get("name")?;
@@ -26,6 +28,7 @@ fn from_row(row: &AnyRow) -> Result<Tenant, StorageError> {
             .map_err(|rule| StorageError::Corrupt(format!("tenant name {name:?}: {rule}")))?,
         clock_skew_seconds: row.try_get("clock_skew_seconds")?,
         require_strict_signing: row.try_get::<i64, _>("require_strict_signing")? != 0,
+        max_credential_age_days: row.try_get("max_credential_age_days")?,
         created_at: Timestamp::from_unix_micros(row.try_get("created_at")?),
     })
 }

@@ -41,6 +41,17 @@ pub async fn record_failure(
     policy: Policy,
     now: Timestamp,
 ) -> Result<Option<Timestamp>, StorageError> {
+    Ok(record_failure_counted(conn, scope, policy, now).await?.1)
+}
+
+/// [`record_failure`], also returning the failures counted in the current window (so that
+/// callers can log the first of a window and the block, not every failure).
+pub async fn record_failure_counted(
+    conn: &mut AnyConnection,
+    scope: &str,
+    policy: Policy,
+    now: Timestamp,
+) -> Result<(i64, Option<Timestamp>), StorageError> {
     let window_cutoff = now.plus_seconds(-policy.window_seconds).unix_micros();
     let block_end = now.plus_seconds(policy.block_seconds).unix_micros();
     let row = conn
@@ -55,7 +66,7 @@ pub async fn record_failure(
                      WHEN auth_throttle.blocked_until > $2 THEN auth_throttle.blocked_until
                      WHEN (CASE WHEN auth_throttle.window_start <= $3 THEN 1 ELSE auth_throttle.failures + 1 END) >= $5 THEN $4
                      ELSE auth_throttle.blocked_until END
-                 RETURNING blocked_until",
+                 RETURNING failures, blocked_until",
             )
             .bind(scope)
             .bind(now.unix_micros())
@@ -64,8 +75,9 @@ pub async fn record_failure(
             .bind(policy.limit),
         )
         .await?;
-    let until: i64 = row.try_get(0)?;
-    Ok((until > now.unix_micros()).then(|| Timestamp::from_unix_micros(until)))
+    let failures: i64 = row.try_get(0)?;
+    let until: i64 = row.try_get(1)?;
+    Ok((failures, (until > now.unix_micros()).then(|| Timestamp::from_unix_micros(until))))
 }
 
 /// Forgets the scope's failures (after a success).

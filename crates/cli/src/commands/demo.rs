@@ -6,8 +6,10 @@ use std::path::Path;
 use caretaker_app::contractors::{self, ContractorInput};
 use caretaker_app::tenants::{self, NewTenant};
 use caretaker_app::users::{self, UserInput};
-use caretaker_app::{App, AppError, Principal, password};
+use caretaker_app::{App, AppError, Principal, credentials, password};
 use caretaker_domain::access::{Holder, can};
+use caretaker_domain::user::Email;
+use caretaker_storage::StorageError;
 use caretaker_storage::audit::Actor;
 use caretaker_storage::tenants as stored_tenants;
 use secrecy::{ExposeSecret, SecretString};
@@ -22,6 +24,8 @@ pub const DEMO_ADMIN: &str = "admin@demo.caretaker.example";
 pub const DEMO_CONTRACTOR_USER: &str = "technician@demo-facilities.example";
 pub const DEMO_INTEGRATION: &str = "api.integration@demo.caretaker.example";
 const LOGIN_FILE: &str = "demo-login.txt";
+const API_TOKEN_FILE: &str = "demo-api-token.txt";
+const API_SECRET_FILE: &str = "demo-api-secret.txt";
 
 /// Creates the demo tenant once, prints how to sign in, then serves.
 pub async fn run(settings: &Settings) -> Result<(), Failure> {
@@ -41,8 +45,10 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
             Ok(created) => {
                 let admin_password = Some(chosen.expose_secret().to_owned());
                 let operator = Principal::operator(created.tenant.id, created.tenant.name.as_str());
-                let logins = seed(&app, &operator).await?;
+                let (logins, generated) = seed(&app, &operator).await?;
                 startup::ensure_data_dir(&settings.data_dir)?;
+                save_private(&settings.data_dir.join(API_TOKEN_FILE), &generated.token)?;
+                save_private(&settings.data_dir.join(API_SECRET_FILE), generated.secret.expose_secret())?;
                 let mut lines = vec![(DEMO_ADMIN.to_owned(), admin_password.unwrap_or_default())];
                 lines.extend(logins);
                 save_logins(&login_file, &lines)?;
@@ -89,12 +95,29 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
         println!("  Sign in as: {DEMO_ADMIN} (with the password printed when the demo was first created)");
     }
     println!("  (logins kept in {} for the next start)", login_file.display());
+    let token = std::fs::read_to_string(settings.data_dir.join(API_TOKEN_FILE)).unwrap_or_default();
+    let secret_file = settings.data_dir.join(API_SECRET_FILE);
+    if let (false, Ok(secret)) = (token.trim().is_empty(), std::fs::read_to_string(&secret_file)) {
+        println!();
+        println!("  Integration user's API credentials ({DEMO_INTEGRATION}):");
+        println!("  API Token:      {}", token.trim());
+        println!("  API Secret Key: {}", secret.trim());
+        println!("  Try a signed call:");
+        println!(
+            "  cargo run --release -- api --base-url http://{host}:{} --token {} --secret-file {} GET /rest/users/{}/me",
+            settings.listen.port(),
+            token.trim(),
+            secret_file.display(),
+            DEMO_TENANT.to_lowercase()
+        );
+    }
     println!();
     serve::run(settings, Some(app)).await
 }
 
-/// Sample data: a contractor with a child, a contractor user, and an integration user.
-async fn seed(app: &App, operator: &Principal) -> Result<Vec<(String, String)>, Failure> {
+/// Sample data: a contractor with a child, a contractor user, and an integration user with
+/// API credentials.
+async fn seed(app: &App, operator: &Principal) -> Result<(Vec<(String, String)>, credentials::Generated), Failure> {
     let contractors_write =
         operator.authorize::<can::ContractorsWrite>().ok_or_else(|| Failure::refused("not allowed"))?;
     contractors::create(
@@ -153,11 +176,29 @@ async fn seed(app: &App, operator: &Principal) -> Result<Vec<(String, String)>, 
         .await?;
         logins.push((email.to_owned(), chosen.expose_secret().to_owned()));
     }
-    Ok(logins)
+    let integration = {
+        let mut conn =
+            app.db.read().acquire().await.map_err(|e| Failure::from(AppError::from(StorageError::from(e))))?;
+        let email = Email::parse(DEMO_INTEGRATION).map_err(|rule| Failure::refused(rule.value))?;
+        let user = caretaker_storage::users::find_by_email(&mut conn, operator.tenant, &email)
+            .await
+            .map_err(|e| Failure::from(AppError::from(e)))?
+            .ok_or_else(|| Failure::refused("the demo integration user is missing"))?;
+        Principal::load(&mut conn, operator.tenant, &operator.tenant_name, user.id)
+            .await
+            .map_err(|e| Failure::from(AppError::from(e)))?
+            .ok_or_else(|| Failure::refused("the demo integration user is not active"))?
+    };
+    let generated = credentials::generate(app, operator, &integration).await?;
+    Ok((logins, generated))
 }
 
-/// The generated demo passwords, owner-readable only, so later starts print them again.
-fn save_logins(path: &Path, logins: &[(String, String)]) -> Result<(), Failure> {
+/// A file only the owner can read (demo credentials).
+fn save_private(path: &Path, text: &str) -> Result<(), Failure> {
+    save_lines(path, &[text])
+}
+
+fn save_lines(path: &Path, lines: &[&str]) -> Result<(), Failure> {
     let fail = |err: std::io::Error| Failure::refused(format!("cannot write {}: {err}", path.display()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -167,8 +208,14 @@ fn save_logins(path: &Path, logins: &[(String, String)]) -> Result<(), Failure> 
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(fail)?;
-    for (email, password) in logins {
-        writeln!(file, "{email} {password}").map_err(fail)?;
+    for line in lines {
+        writeln!(file, "{line}").map_err(fail)?;
     }
     Ok(())
+}
+
+/// The generated demo passwords, owner-readable only, so later starts print them again.
+fn save_logins(path: &Path, logins: &[(String, String)]) -> Result<(), Failure> {
+    let lines: Vec<String> = logins.iter().map(|(email, password)| format!("{email} {password}")).collect();
+    save_lines(path, &lines.iter().map(String::as_str).collect::<Vec<_>>())
 }

@@ -1,6 +1,8 @@
 //! One module per subcommand family.
 
+mod api;
 mod contractor;
+mod credentials;
 mod demo;
 mod serve;
 mod tenant;
@@ -24,8 +26,8 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
         }
         Command::Contractor(command) => contractor::run(command, &settings).await,
         Command::User(command) => user::run(command, &settings).await,
-        Command::Credentials(_) => not_yet("credentials"),
-        Command::Api(_) => not_yet("api"),
+        Command::Credentials(command) => credentials::run(command, &settings).await,
+        Command::Api(args) => api::run(args).await,
         Command::Bench(_) => not_yet("bench"),
     }
 }

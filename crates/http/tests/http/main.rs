@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+mod rest;
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -1,0 +1,24 @@
+//! The REST API under `/rest`: TCN authentication on every route except the OpenAPI
+//! document and the docs, the Urgent `Messages` envelope for errors, PascalCase JSON.
+
+mod auth;
+mod docs;
+mod me;
+pub mod openapi;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::AppState;
+
+pub use auth::Caller;
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    let authenticated = Router::new()
+        .route("/rest/users/{tenant}/me", get(me::me))
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::tcn));
+    Router::new()
+        .route("/rest/openapi.json", get(openapi::serve))
+        .route("/rest/docs", get(docs::page))
+        .merge(authenticated)
+}

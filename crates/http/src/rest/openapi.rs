@@ -1,0 +1,144 @@
+//! The OpenAPI 3.1 document, built from the route table below: one entry per operation,
+//! next to the schemas its handler reads and writes.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+/// One documented operation.
+struct Operation {
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    description: &'static str,
+    authenticated: bool,
+    /// `(status, description, schema name or None)`.
+    responses: &'static [(u16, &'static str, Option<&'static str>)],
+}
+
+const OPERATIONS: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/rest/users/{tenant}/me",
+        summary: "Who am I",
+        description: "The calling user: type, contractor, role packages, effective permissions and when the credential expires.",
+        authenticated: true,
+        responses: &[
+            (200, "The caller", Some("Me")),
+            (401, "Not authenticated", Some("Messages")),
+            (429, "Too many failed attempts", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/openapi.json",
+        summary: "This document",
+        description: "The OpenAPI 3.1 description of the REST API. No authentication.",
+        authenticated: false,
+        responses: &[(200, "The document", None)],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/docs",
+        summary: "Readable API documentation",
+        description: "HTML documentation with the signing guide. No authentication.",
+        authenticated: false,
+        responses: &[(200, "An HTML page", None)],
+    },
+];
+
+fn schemas() -> Value {
+    json!({
+        "Messages": {
+            "type": "object",
+            "description": "The Urgent envelope: one message per broken rule.",
+            "required": ["Messages"],
+            "properties": {
+                "Messages": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": "object",
+                        "required": ["Key", "Value"],
+                        "properties": {
+                            "Key": { "type": "string", "examples": ["BrokenRule_Authentication_InvalidCredentials"] },
+                            "Value": { "type": "string" }
+                        }
+                    }
+                }
+            }
+        },
+        "Me": {
+            "type": "object",
+            "required": ["Email", "Name", "UserType", "RolePackages", "Permissions", "Tenant"],
+            "properties": {
+                "Email": { "type": "string" },
+                "Name": { "type": "string" },
+                "UserType": { "type": "string", "enum": ["Management", "Contractor", "Site"] },
+                "Contractor": { "type": ["string", "null"], "description": "The contractor's code (Contractor users)" },
+                "RolePackages": { "type": "array", "items": { "type": "string" } },
+                "Permissions": { "type": "array", "items": { "type": "string" } },
+                "Tenant": { "type": "string" },
+                "CredentialExpiresAtUtc": { "type": ["string", "null"], "format": "date-time" }
+            }
+        }
+    })
+}
+
+const TCN_DESCRIPTION: &str = "The TCN HMAC scheme of the Titan/Urgent API. Send `Authorization: TCN {ApiToken}:{Digest}` \
+and `X-Timestamp: {Timestamp}` (UTC ISO-8601, e.g. 2021-03-10T14:23:23Z, within the tenant's window, default 300 s). \
+StringToSign = UPPER(method) + \"+\" + LOWER(path) + \"+\" + Timestamp, where path is the request path from the host root \
+as sent (percent-encoding kept, no query). Digest = Base64(HMAC-SHA256(UTF-8 bytes of the API Secret Key, StringToSign)). \
+Optional strict signing: X-Nonce and X-Content-SHA256 (hex SHA-256 of the body) appended as \"+\" + nonce + \"+\" + hash.";
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for op in OPERATIONS {
+        let mut responses = serde_json::Map::new();
+        for (status, description, schema) in op.responses {
+            let mut response = json!({ "description": description });
+            if let Some(schema) = schema {
+                response["content"] =
+                    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } });
+            }
+            responses.insert(status.to_string(), response);
+        }
+        let mut operation = json!({
+            "summary": op.summary,
+            "description": op.description,
+            "responses": responses,
+        });
+        if op.path.contains("{tenant}") {
+            operation["parameters"] = json!([{
+                "name": "tenant", "in": "path", "required": true,
+                "description": "The tenant's name (any case; percent-encode spaces)",
+                "schema": { "type": "string" }
+            }]);
+        }
+        if op.authenticated {
+            operation["security"] = json!([{ "TCN": [] }]);
+        } else {
+            operation["security"] = json!([]);
+        }
+        let entry = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        entry[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Caretaker REST API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Compatible with the Titan Maintenance (Urgent) REST API: TCN-signed calls, PascalCase JSON, the Messages envelope for errors."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "TCN": { "type": "apiKey", "in": "header", "name": "Authorization", "description": TCN_DESCRIPTION }
+            }
+        }
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

@@ -1,0 +1,489 @@
+//! TCN authentication through the real router: the sample clients' signing styles, skew,
+//! rotation, grace periods, revocation, rights changes, strict mode, rate limits, and two
+//! servers sharing one database.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use caretaker_app::credentials::{self, Generated};
+use caretaker_app::tenants::{self, NewTenant};
+use caretaker_app::users::{self, UserInput};
+use caretaker_app::{App, MasterKey, Principal};
+use caretaker_domain::access::{Holder, can};
+use caretaker_domain::clock::Timestamp;
+use caretaker_domain::tcn::{self, Strict};
+use caretaker_domain::user::{Email, UserId, UserStatus};
+use caretaker_http::{AppState, router};
+use caretaker_storage::audit::Actor;
+use caretaker_storage::testing::TestDb;
+use caretaker_storage::{both_backends, credentials as stored_credentials, users as stored_users};
+use http_body_util::BodyExt;
+use secrecy::{ExposeSecret, SecretString};
+use tower::ServiceExt;
+
+const TENANT: &str = "Urgent SI";
+const ME: &str = "/rest/users/urgent%20si/me";
+
+struct World {
+    t: TestDb,
+    app: App,
+    state: AppState,
+    operator: Principal,
+    user: UserId,
+    creds: Generated,
+}
+
+impl World {
+    async fn new(t: TestDb) -> World {
+        World::with_key(t, MasterKey::parse("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=").unwrap()).await
+    }
+
+    async fn with_key(t: TestDb, key: MasterKey) -> World {
+        let app = App::new(t.db.clone(), Arc::new(t.clock.clone()), key);
+        let created = tenants::create(
+            &app,
+            NewTenant {
+                name: TENANT.into(),
+                admin_email: "admin@urgent.example".into(),
+                admin_password: Some(SecretString::from("a long enough password")),
+            },
+            Actor::Operator,
+        )
+        .await
+        .unwrap();
+        let operator = Principal::operator(created.tenant.id, created.tenant.name.as_str());
+        let user = users::create(
+            &app,
+            &operator.authorize::<can::UsersWrite>().unwrap(),
+            UserInput {
+                email: "api.integration@urgent.example".into(),
+                name: "API".into(),
+                user_type: "Management".into(),
+                role_packages: vec!["REST API".into(), "Management User".into()],
+                site_access: "all".into(),
+                is_integration: true,
+                password: Some(SecretString::from("another long password")),
+                ..UserInput::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+        let creds = credentials::generate(&app, &operator, &principal(&app, &operator, user).await).await.unwrap();
+        let state = AppState::new(app.clone());
+        World { t, app, state, operator, user, creds }
+    }
+
+    fn now(&self) -> Timestamp {
+        use caretaker_domain::clock::Clock;
+        self.t.clock.now()
+    }
+
+    fn seconds_ts(&self) -> String {
+        tcn::format_timestamp(self.now())
+    }
+
+    async fn me(&self) -> Principal {
+        principal(&self.app, &self.operator, self.user).await
+    }
+}
+
+async fn principal(app: &App, operator: &Principal, user: UserId) -> Principal {
+    let mut conn = app.db.read().acquire().await.unwrap();
+    Principal::load(&mut conn, operator.tenant, &operator.tenant_name, user).await.unwrap().unwrap()
+}
+
+/// Sends a request with exactly these headers to `state`'s router.
+async fn send(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (StatusCode, String, Option<String>, Option<String>) {
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = router(state.clone()).oneshot(request.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+    let status = response.status();
+    let www = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    (status, body, www, retry)
+}
+
+/// Signs like the .NET sample: seconds, the encoded path.
+fn dotnet_headers(token: &str, secret: &str, method: &str, path: &str, ts: &str) -> Vec<(&'static str, String)> {
+    vec![("authorization", tcn::sign(method, path, ts, token, secret.as_bytes(), None)), ("x-timestamp", ts.to_owned())]
+}
+
+async fn get_me(w: &World, token: &str, secret: &str) -> (StatusCode, String) {
+    let (status, body, _, _) =
+        send(&w.state, "GET", ME, &dotnet_headers(token, secret, "GET", ME, &w.seconds_ts()), "").await;
+    (status, body)
+}
+
+fn key(body: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(body).unwrap();
+    value["Messages"][0]["Key"].as_str().unwrap().to_owned()
+}
+
+both_backends!(
+    the_dotnet_and_postman_styles_both_work,
+    me_describes_the_caller,
+    failures_answer_401_with_the_envelope_and_never_tell_tokens_apart,
+    skew_inside_and_outside_the_window,
+    rotating_the_token_or_the_secret_locks_out_the_old_pair_at_once,
+    a_grace_period_keeps_the_old_secret_until_it_ends,
+    revocation_disabling_and_removing_rest_api_take_effect_on_the_next_request,
+    the_tenant_in_the_path_must_be_the_credentials_tenant,
+    strict_mode_refuses_replays_and_tampered_bodies,
+    failed_attempts_are_rate_limited_and_audited_in_aggregate,
+    two_servers_on_one_database_see_a_rotation_at_once,
+    the_reverse_proxy_prefix_is_part_of_the_signed_path,
+);
+
+async fn the_dotnet_and_postman_styles_both_work(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (&w.creds.token, w.creds.secret.expose_secret());
+    // .NET: yyyy-MM-ddTHH:mm:ssZ over Uri.AbsolutePath.ToLower() (encoding kept).
+    let (status, body) = get_me(&w, token, secret).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Postman: toISOString() (milliseconds) over the decoded path.
+    let ts = format!("{}.123Z", w.seconds_ts().trim_end_matches('Z'));
+    let headers = vec![
+        ("authorization", tcn::sign("GET", "/rest/users/urgent si/me", &ts, token, secret.as_bytes(), None)),
+        ("x-timestamp", ts),
+    ];
+    let (status, body, _, _) = send(&w.state, "GET", ME, &headers, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The tenant in any case, the method in lower case when signing.
+    let upper = "/rest/users/URGENT%20SI/me";
+    let (status, _, _, _) =
+        send(&w.state, "GET", upper, &dotnet_headers(token, secret, "get", upper, &w.seconds_ts()), "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn me_describes_the_caller(t: TestDb) {
+    let w = World::new(t).await;
+    let (status, body) = get_me(&w, &w.creds.token, w.creds.secret.expose_secret()).await;
+    assert_eq!(status, StatusCode::OK);
+    let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(me["Email"], "api.integration@urgent.example");
+    assert_eq!(me["UserType"], "Management");
+    assert_eq!(me["Tenant"], TENANT);
+    assert_eq!(me["Contractor"], serde_json::Value::Null);
+    assert_eq!(me["RolePackages"], serde_json::json!(["Management User", "REST API"]));
+    assert!(me["Permissions"].as_array().unwrap().iter().any(|p| p == "rest_api.use"));
+    assert_eq!(me["CredentialExpiresAtUtc"], serde_json::Value::Null);
+}
+
+async fn failures_answer_401_with_the_envelope_and_never_tell_tokens_apart(t: TestDb) {
+    let w = World::new(t).await;
+    let ts = w.seconds_ts();
+    let (status, body, www, _) = send(&w.state, "GET", ME, &[], "").await;
+    assert_eq!((status, www.as_deref()), (StatusCode::UNAUTHORIZED, Some("TCN")));
+    assert_eq!(key(&body), "BrokenRule_Authentication_MissingHeader");
+    let (status, body, _, _) =
+        send(&w.state, "GET", ME, &[("authorization", "Basic abc".into()), ("x-timestamp", ts.clone())], "").await;
+    assert_eq!((status, key(&body).as_str()), (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_MalformedHeader"));
+    let (status, body, _, _) = send(
+        &w.state,
+        "GET",
+        ME,
+        &[("authorization", format!("TCN {}:abc=", w.creds.token)), ("x-timestamp", "yesterday".into())],
+        "",
+    )
+    .await;
+    assert_eq!((status, key(&body).as_str()), (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_MalformedHeader"));
+
+    // An unknown token and a wrong digest read exactly the same.
+    let (unknown_status, unknown_body) =
+        get_me(&w, "00000000-0000-4000-8000-000000000000", w.creds.secret.expose_secret()).await;
+    let (wrong_status, wrong_body) = get_me(&w, &w.creds.token, "not the secret").await;
+    assert_eq!(unknown_status, StatusCode::UNAUTHORIZED);
+    assert_eq!((unknown_status, unknown_body.clone()), (wrong_status, wrong_body));
+    assert_eq!(key(&unknown_body), "BrokenRule_Authentication_InvalidCredentials");
+    assert!(!unknown_body.contains(w.creds.secret.expose_secret()));
+}
+
+async fn skew_inside_and_outside_the_window(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (&w.creds.token, w.creds.secret.expose_secret());
+    for (offset, expected) in [
+        (-299, StatusCode::OK),
+        (299, StatusCode::OK),
+        (-301, StatusCode::UNAUTHORIZED),
+        (301, StatusCode::UNAUTHORIZED),
+    ] {
+        let ts = tcn::format_timestamp(w.now().plus_seconds(offset));
+        let (status, body, _, _) = send(&w.state, "GET", ME, &dotnet_headers(token, secret, "GET", ME, &ts), "").await;
+        assert_eq!(status, expected, "offset {offset}: {body}");
+        if expected != StatusCode::OK {
+            assert_eq!(key(&body), "BrokenRule_Authentication_TimestampOutsideWindow");
+        }
+    }
+}
+
+async fn rotating_the_token_or_the_secret_locks_out_the_old_pair_at_once(t: TestDb) {
+    let w = World::new(t).await;
+    let old_token = w.creds.token.clone();
+    let secret = w.creds.secret.expose_secret().to_owned();
+    assert_eq!(get_me(&w, &old_token, &secret).await.0, StatusCode::OK);
+
+    let new_token = credentials::rotate_token(&w.app, &w.me().await).await.unwrap();
+    assert_ne!(new_token, old_token);
+    assert_eq!(get_me(&w, &old_token, &secret).await.0, StatusCode::UNAUTHORIZED, "old token dead");
+    assert_eq!(get_me(&w, &new_token, &secret).await.0, StatusCode::OK, "the secret stays");
+
+    let new_secret = credentials::rotate_secret(&w.app, &w.me().await, 0).await.unwrap();
+    assert_eq!(get_me(&w, &new_token, &secret).await.0, StatusCode::UNAUTHORIZED, "old secret dead");
+    assert_eq!(get_me(&w, &new_token, new_secret.expose_secret()).await.0, StatusCode::OK);
+
+    // Regenerating (as the command line does) replaces both.
+    let again = credentials::generate(&w.app, &w.operator, &w.me().await).await.unwrap();
+    assert_eq!(get_me(&w, &new_token, new_secret.expose_secret()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get_me(&w, &again.token, again.secret.expose_secret()).await.0, StatusCode::OK);
+}
+
+async fn a_grace_period_keeps_the_old_secret_until_it_ends(t: TestDb) {
+    let w = World::new(t).await;
+    let token = w.creds.token.clone();
+    let old = w.creds.secret.expose_secret().to_owned();
+    assert!(credentials::rotate_secret(&w.app, &w.me().await, 7 * 86_400 + 1).await.is_err(), "at most 7 days");
+    let new = credentials::rotate_secret(&w.app, &w.me().await, 3600).await.unwrap();
+    assert_eq!(get_me(&w, &token, &old).await.0, StatusCode::OK, "old secret within grace");
+    assert_eq!(get_me(&w, &token, new.expose_secret()).await.0, StatusCode::OK);
+    w.t.clock.advance_seconds(3601);
+    assert_eq!(get_me(&w, &token, &old).await.0, StatusCode::UNAUTHORIZED, "grace over");
+    assert_eq!(get_me(&w, &token, new.expose_secret()).await.0, StatusCode::OK);
+
+    // At most two live secrets: a third rotation kills the first at once.
+    let third = credentials::rotate_secret(&w.app, &w.me().await, 3600).await.unwrap();
+    let fourth = credentials::rotate_secret(&w.app, &w.me().await, 3600).await.unwrap();
+    assert_eq!(get_me(&w, &token, new.expose_secret()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get_me(&w, &token, third.expose_secret()).await.0, StatusCode::OK);
+    assert_eq!(get_me(&w, &token, fourth.expose_secret()).await.0, StatusCode::OK);
+}
+
+async fn revocation_disabling_and_removing_rest_api_take_effect_on_the_next_request(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let admin_of_users = w.operator.authorize::<can::UsersWrite>().unwrap();
+    assert_eq!(get_me(&w, &token, &secret).await.0, StatusCode::OK);
+
+    // The package removed.
+    let input = |packages: Vec<&str>| UserInput {
+        email: "api.integration@urgent.example".into(),
+        name: "API".into(),
+        user_type: "Management".into(),
+        role_packages: packages.into_iter().map(String::from).collect(),
+        site_access: "all".into(),
+        is_integration: true,
+        ..UserInput::default()
+    };
+    users::update(&w.app, &admin_of_users, w.user, input(vec!["Management User"])).await.unwrap();
+    assert_eq!(get_me(&w, &token, &secret).await.0, StatusCode::UNAUTHORIZED, "REST API removed");
+    users::update(&w.app, &admin_of_users, w.user, input(vec!["Management User", "REST API"])).await.unwrap();
+    assert_eq!(get_me(&w, &token, &secret).await.0, StatusCode::OK, "granted again");
+
+    // The user disabled.
+    users::set_status(&w.app, &admin_of_users, &[w.user], UserStatus::Disabled).await.unwrap();
+    assert_eq!(get_me(&w, &token, &secret).await.0, StatusCode::UNAUTHORIZED, "disabled");
+    users::set_status(&w.app, &admin_of_users, &[w.user], UserStatus::Active).await.unwrap();
+    assert_eq!(get_me(&w, &token, &secret).await.0, StatusCode::OK, "enabled");
+
+    // Revoked by an administrator.
+    credentials::revoke(&w.app, &w.operator.authorize::<can::ApiCredentialsAdminister>().unwrap(), w.user)
+        .await
+        .unwrap();
+    assert_eq!(get_me(&w, &token, &secret).await.0, StatusCode::UNAUTHORIZED, "revoked");
+    let mut conn = w.t.conn().await;
+    let stored = stored_credentials::of_user(&mut conn, w.user).await.unwrap().unwrap();
+    assert!(stored.revoked_at.is_some());
+    assert!(
+        stored_credentials::secrets(&mut conn, stored.id).await.unwrap().is_empty(),
+        "revocation deletes the secrets"
+    );
+}
+
+async fn the_tenant_in_the_path_must_be_the_credentials_tenant(t: TestDb) {
+    let w = World::new(t).await;
+    tenants::create(
+        &w.app,
+        NewTenant { name: "Other".into(), admin_email: "a@other.example".into(), admin_password: None },
+        Actor::Operator,
+    )
+    .await
+    .unwrap();
+    for path in ["/rest/users/other/me", "/rest/users/nobody/me"] {
+        let headers = dotnet_headers(&w.creds.token, w.creds.secret.expose_secret(), "GET", path, &w.seconds_ts());
+        let (status, body, _, _) = send(&w.state, "GET", path, &headers, "").await;
+        assert_eq!(
+            (status, key(&body).as_str()),
+            (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_InvalidCredentials")
+        );
+    }
+}
+
+fn sha256_hex(body: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(body.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn strict_mode_refuses_replays_and_tampered_bodies(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (&w.creds.token, w.creds.secret.expose_secret());
+    let strict_headers = |nonce: &str, body: &str| {
+        let ts = w.seconds_ts();
+        let hash = sha256_hex(body);
+        let strict = Strict { nonce, content_sha256: &hash };
+        vec![
+            ("authorization", tcn::sign("GET", ME, &ts, token, secret.as_bytes(), Some(strict))),
+            ("x-timestamp", ts),
+            ("x-nonce", nonce.to_owned()),
+            ("x-content-sha256", hash.clone()),
+        ]
+    };
+    let headers = strict_headers("nonce-1", "");
+    assert_eq!(send(&w.state, "GET", ME, &headers, "").await.0, StatusCode::OK);
+    assert_eq!(send(&w.state, "GET", ME, &headers, "").await.0, StatusCode::UNAUTHORIZED, "a nonce works once");
+    let tampered = strict_headers("nonce-2", "{\"a\":1}");
+    assert_eq!(send(&w.state, "GET", ME, &tampered, "{\"a\":2}").await.0, StatusCode::UNAUTHORIZED, "body changed");
+
+    // A tenant that requires strict signing refuses plain TCN.
+    let mut conn = w.t.db.begin().await.unwrap();
+    stored_credentials::set_tenant_signing(&mut conn, w.operator.tenant, 300, true, None).await.unwrap();
+    conn.commit().await.unwrap();
+    let (status, body) = get_me(&w, token, secret).await;
+    assert_eq!(
+        (status, key(&body).as_str()),
+        (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_StrictSigningRequired")
+    );
+    assert_eq!(send(&w.state, "GET", ME, &strict_headers("nonce-3", ""), "").await.0, StatusCode::OK);
+}
+
+async fn failed_attempts_are_rate_limited_and_audited_in_aggregate(t: TestDb) {
+    let w = World::new(t).await;
+    for _ in 0..9 {
+        assert_eq!(get_me(&w, &w.creds.token, "wrong").await.0, StatusCode::UNAUTHORIZED);
+    }
+    // The failure that reaches the limit already answers 429.
+    assert_eq!(get_me(&w, &w.creds.token, "wrong").await.0, StatusCode::TOO_MANY_REQUESTS);
+    // The token is blocked now: even the right secret answers 429 until the block ends.
+    let (status, _, _, retry) = send(
+        &w.state,
+        "GET",
+        ME,
+        &dotnet_headers(&w.creds.token, w.creds.secret.expose_secret(), "GET", ME, &w.seconds_ts()),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry.unwrap().parse::<i64>().unwrap() > 0);
+    // Another server (no local memory of the block) refuses it too: the count is shared.
+    let other = AppState::new(App::new(
+        w.t.db.clone(),
+        Arc::new(w.t.clock.clone()),
+        MasterKey::parse("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=").unwrap(),
+    ));
+    let (status, _, _, _) =
+        send(&other, "GET", ME, &dotnet_headers(&w.creds.token, "wrong", "GET", ME, &w.seconds_ts()), "").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Eleven failures, two audit lines (the first of the window and the block).
+    assert_eq!(w.t.count("audit_log WHERE action = 'api.authentication_failed'").await, 2);
+    w.t.clock.advance_seconds(301);
+    assert_eq!(get_me(&w, &w.creds.token, w.creds.secret.expose_secret()).await.0, StatusCode::OK, "the block ends");
+}
+
+async fn two_servers_on_one_database_see_a_rotation_at_once(t: TestDb) {
+    let w = World::new(t).await;
+    let key = || MasterKey::parse("KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=").unwrap();
+    // A second server: its own pool and its own cache, the same database.
+    let db_b = caretaker_storage::Db::connect(&w.t.url, &caretaker_storage::DbOptions::default()).await.unwrap();
+    let app_b = App::new(db_b, Arc::new(w.t.clock.clone()), key());
+    let server_b = AppState::new(app_b.clone());
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let on = |state: &AppState, token: &str, secret: &str| {
+        let headers = dotnet_headers(token, secret, "GET", ME, &w.seconds_ts());
+        let state = state.clone();
+        async move { send(&state, "GET", ME, &headers, "").await.0 }
+    };
+    assert_eq!(on(&w.state, &token, &secret).await, StatusCode::OK);
+    assert_eq!(on(&server_b, &token, &secret).await, StatusCode::OK, "both caches warm");
+
+    let me_on_b = principal(&app_b, &w.operator, w.user).await;
+    let new_secret = credentials::rotate_secret(&app_b, &me_on_b, 0).await.unwrap();
+    assert_eq!(
+        on(&w.state, &token, &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "server A refuses the old secret at once"
+    );
+    assert_eq!(on(&w.state, &token, new_secret.expose_secret()).await, StatusCode::OK);
+    assert_eq!(on(&server_b, &token, &secret).await, StatusCode::UNAUTHORIZED);
+}
+
+async fn the_reverse_proxy_prefix_is_part_of_the_signed_path(t: TestDb) {
+    let w = World::new(t).await;
+    let behind_proxy = w.state.clone().with_public_base_url(Some("https://maint.example.com/caretaker".into()));
+    let ts = w.seconds_ts();
+    let signed = format!("/caretaker{ME}");
+    let headers = dotnet_headers(&w.creds.token, w.creds.secret.expose_secret(), "GET", &signed, &ts);
+    assert_eq!(send(&behind_proxy, "GET", ME, &headers, "").await.0, StatusCode::OK);
+    let unprefixed = dotnet_headers(&w.creds.token, w.creds.secret.expose_secret(), "GET", ME, &ts);
+    assert_eq!(send(&behind_proxy, "GET", ME, &unprefixed, "").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_secret_is_absent_from_the_database_file_and_the_logs() {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let t = TestDb::sqlite().await;
+    let path = t.url.trim_start_matches("sqlite://").to_owned();
+    let w = World::new(t).await;
+    let secret = w.creds.secret.expose_secret().to_owned();
+    assert_eq!(get_me(&w, &w.creds.token, &secret).await.0, StatusCode::OK);
+    assert_eq!(get_me(&w, &w.creds.token, "wrong").await.0, StatusCode::UNAUTHORIZED);
+    let rotated = credentials::rotate_secret(&w.app, &w.me().await, 60).await.unwrap();
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+    for secret in [secret.as_str(), rotated.expose_secret()] {
+        assert!(
+            !bytes.windows(secret.len()).any(|window| window == secret.as_bytes()),
+            "a secret is in the database file"
+        );
+        assert!(
+            !bytes.windows(20).any(|window| window == &secret.as_bytes()[5..25]),
+            "part of a secret is in the database file"
+        );
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("/rest/users/urgent%20si/me"), "the capture works: {logs}");
+    assert!(!logs.contains(&secret) && !logs.contains(rotated.expose_secret()), "a secret reached the logs");
+    let audit = caretaker_storage::audit::recent(&w.t.db, w.operator.tenant, 100).await.unwrap();
+    assert!(audit.iter().all(|e| !e.detail.contains(&secret)));
+    let email = Email::parse("api.integration@urgent.example").unwrap();
+    let user = stored_users::find_by_email(&mut *w.t.conn().await, w.operator.tenant, &email).await.unwrap().unwrap();
+    assert!(user.is_integration);
+}
