@@ -83,3 +83,24 @@ document.addEventListener("DOMContentLoaded", () => {
     if (e.key === "Escape") menus.forEach((m) => { m.open = false; });
   });
 });
+
+// Copy buttons (the API Secret Key, shown once).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const source = document.getElementById(button.dataset.copy);
+      if (!source) return;
+      try {
+        await navigator.clipboard.writeText(source.textContent.trim());
+        button.textContent = "Copied";
+      } catch (_) {
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        button.textContent = "Selected: press Ctrl+C";
+      }
+    });
+  });
+});

@@ -1,5 +1,5 @@
-//! Account Settings (the person icon): Profile and Password. (The API tab comes with the
-//! credentials.)
+//! Account Settings (the person icon): Profile, Password, and, for users holding the
+//! REST API package, API (the API Token and API Secret Key).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,12 +15,16 @@ use crate::web::context::Web;
 use crate::web::form::Fields;
 use crate::web::page::{Page, PageError, frame, rules_box};
 
-fn tabs(web: &Web, active: &str) -> Markup {
+pub(crate) fn tabs(web: &Web, active: &str) -> Markup {
     let base = &web.base;
+    let api = web.principal().permissions.contains(caretaker_domain::access::Permission::RestApiUse);
     html! {
         nav.tabs aria-label="Account Settings" {
             a.tab.active[active == "profile"] href={ (base) "/account" } aria-current=[(active == "profile").then_some("page")] { "Profile" }
             a.tab.active[active == "password"] href={ (base) "/account/password" } aria-current=[(active == "password").then_some("page")] { "Password" }
+            @if api {
+                a.tab.active[active == "api"] #tab-api href={ (base) "/account/api" } aria-current=[(active == "api").then_some("page")] { "API" }
+            }
         }
     }
 }

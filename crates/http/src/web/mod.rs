@@ -2,7 +2,9 @@
 //! assets embedded in the binary. Every page checks its permission on the server (through
 //! `Web::authorize`), whatever the menus show.
 
-mod account;
+pub(crate) mod account;
+mod api_credentials;
+mod api_tab;
 mod audit;
 pub mod context;
 mod contractors;
@@ -32,6 +34,13 @@ pub fn routes() -> Router<AppState> {
         .route(&t(""), get(sign_in::home))
         .route(&t("/account"), get(account::profile).post(account::update_profile))
         .route(&t("/account/password"), get(account::password).post(account::change_password))
+        .route(&t("/account/api"), get(api_tab::show))
+        .route(&t("/account/api/generate"), axum::routing::post(api_tab::generate))
+        .route(&t("/account/api/rotate-token"), axum::routing::post(api_tab::rotate_token))
+        .route(&t("/account/api/rotate-secret"), axum::routing::post(api_tab::rotate_secret))
+        .route(&t("/account/api/revoke"), axum::routing::post(api_tab::revoke))
+        .route(&t("/system/api-credentials"), get(api_credentials::report))
+        .route(&t("/system/api-credentials/{user}/revoke"), axum::routing::post(api_credentials::revoke))
         .route(&t("/system/users"), get(users::list))
         .route(&t("/system/users/operations"), axum::routing::post(users::operations_post))
         .route(&t("/system/users/new"), get(users::new_page).post(users::create))

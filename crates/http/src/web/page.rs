@@ -170,6 +170,9 @@ pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Ma
                                         li { a href={ (base) "/system/users" } { "Users" } }
                                         li { a href={ (base) "/system/role-packages" } { "Role Packages" } }
                                     }
+                                    @if can(Permission::ApiCredentialsAdminister) {
+                                        li { a href={ (base) "/system/api-credentials" } { "API Credentials" } }
+                                    }
                                     @if can(Permission::AuditLogRead) {
                                         li { a href={ (base) "/system/audit-log" } { "Audit Log" } }
                                     }
