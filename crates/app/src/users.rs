@@ -50,7 +50,28 @@ struct Checked {
     site_access: SiteAccess,
 }
 
-fn check_input(input: &UserInput, check: &mut RuleCheck) -> Option<Checked> {
+/// Each value that passed its check, kept apart: the rules that depend on one value (the
+/// contractor on the type, the sites on the site access) still run when another value
+/// failed, so that every broken rule is reported at once.
+struct Parsed {
+    email: Option<Email>,
+    name: Option<String>,
+    user_type: Option<UserType>,
+    site_access: Option<SiteAccess>,
+}
+
+impl Parsed {
+    fn complete(self) -> Option<Checked> {
+        Some(Checked {
+            email: self.email?,
+            name: self.name?,
+            user_type: self.user_type?,
+            site_access: self.site_access?,
+        })
+    }
+}
+
+fn check_input(input: &UserInput, check: &mut RuleCheck) -> Parsed {
     let email = check.check(Email::parse(&input.email));
     let name = check.check(display_name("User", &input.name, 200));
     let user_type = check.check(input.user_type.parse::<UserType>());
@@ -58,7 +79,7 @@ fn check_input(input: &UserInput, check: &mut RuleCheck) -> Option<Checked> {
     if let Some(chosen) = &input.password {
         check.check(password::check_rules(chosen));
     }
-    Some(Checked { email: email?, name: name?, user_type: user_type?, site_access: site_access? })
+    Parsed { email, name, user_type, site_access }
 }
 
 /// Resolves the contractor of a user of `user_type`.
@@ -199,7 +220,7 @@ pub async fn create(
 ) -> Result<CreatedUser, AppError> {
     let by = by.principal();
     let mut check = RuleCheck::new();
-    let checked = check_input(&input, &mut check);
+    let parsed = check_input(&input, &mut check);
     let password_hash = match &input.password {
         Some(chosen) if password::check_rules(chosen).is_ok() => Some(crate::hash_off_thread(chosen.clone()).await?),
         _ => None,
@@ -207,15 +228,14 @@ pub async fn create(
 
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let user_type = checked.as_ref().map(|c| c.user_type);
-    let contractor = resolve_contractor(&mut tx, by, user_type, input.contractor.as_deref(), &mut check).await?;
-    if let Some(checked) = &checked {
-        check_site_access(&checked.site_access, &mut check);
+    let contractor = resolve_contractor(&mut tx, by, parsed.user_type, input.contractor.as_deref(), &mut check).await?;
+    if let Some(site_access) = &parsed.site_access {
+        check_site_access(site_access, &mut check);
     }
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
     let chosen = resolve_packages(&all_packages, &input.role_packages, &mut check);
     check.finish().map_err(AppError::Invalid)?;
-    let Some(checked) = checked else {
+    let Some(checked) = parsed.complete() else {
         return Err(AppError::internal("checked input missing"));
     };
     check_grants(by, None, checked.user_type, &chosen, &[])?;
@@ -276,27 +296,26 @@ pub async fn update(
 ) -> Result<(), AppError> {
     let by = by.principal();
     let mut check = RuleCheck::new();
-    let checked = check_input(&UserInput { password: None, ..input_clone(&input) }, &mut check);
+    let parsed = check_input(&UserInput { password: None, ..input_clone(&input) }, &mut check);
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let Some(existing) = users::get(&mut tx, by.tenant, id).await? else {
         return Err(AppError::NotFound);
     };
-    if let Some(checked) = &checked {
-        if checked.user_type != existing.user_type {
-            check.push(BrokenRule::new("User", "TypeCannotChange", "A user's type cannot change; create a new user"));
-        }
-        check_site_access(&checked.site_access, &mut check);
+    if parsed.user_type.is_some_and(|user_type| user_type != existing.user_type) {
+        check.push(BrokenRule::new("User", "TypeCannotChange", "A user's type cannot change; create a new user"));
+    }
+    if let Some(site_access) = &parsed.site_access {
+        check_site_access(site_access, &mut check);
     }
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
     let chosen = resolve_packages(&all_packages, &input.role_packages, &mut check);
     check.finish().map_err(AppError::Invalid)?;
-    let Some(checked) = checked else {
+    let Some(checked) = parsed.complete() else {
         return Err(AppError::internal("checked input missing"));
     };
 
-    let held: Vec<&RolePackage> =
-        all_packages.iter().filter(|p| existing.role_packages.iter().any(|name| *name == p.name)).collect();
+    let held: Vec<&RolePackage> = all_packages.iter().filter(|p| existing.role_packages.contains(&p.name)).collect();
     let added: Vec<&RolePackage> = chosen.iter().copied().filter(|p| !held.iter().any(|h| h.id == p.id)).collect();
     let removed: Vec<&RolePackage> = held.iter().copied().filter(|h| !chosen.iter().any(|p| p.id == h.id)).collect();
     guard_privileged_target(by, &held)?;
@@ -393,8 +412,7 @@ pub async fn set_status(
         let Some(user) = users::get(&mut tx, by.tenant, *id).await? else {
             return Err(AppError::NotFound);
         };
-        let held: Vec<&RolePackage> =
-            all_packages.iter().filter(|p| user.role_packages.iter().any(|name| *name == p.name)).collect();
+        let held: Vec<&RolePackage> = all_packages.iter().filter(|p| user.role_packages.contains(&p.name)).collect();
         guard_privileged_target(by, &held)?;
         if status == UserStatus::Disabled {
             if Some(*id) == by.user {
@@ -445,8 +463,7 @@ pub async fn reset_password(
         return Err(AppError::NotFound);
     };
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
-    let held: Vec<&RolePackage> =
-        all_packages.iter().filter(|p| user.role_packages.iter().any(|name| *name == p.name)).collect();
+    let held: Vec<&RolePackage> = all_packages.iter().filter(|p| user.role_packages.contains(&p.name)).collect();
     guard_privileged_target(by, &held)?;
     let token = tokens::random_token();
     let expires = now.plus_seconds(SET_PASSWORD_LINK_DAYS * 86_400);
@@ -475,10 +492,7 @@ pub async fn get(app: &App, by: &Authorized<'_, can::UsersRead, Principal>, id: 
 
 /// The permissions the packages named give together (for showing).
 pub fn permissions_of(packages: &[RolePackage], names: &[String]) -> PermissionSet {
-    packages
-        .iter()
-        .filter(|p| names.iter().any(|n| *n == p.name))
-        .fold(PermissionSet::EMPTY, |set, p| set.union(p.permissions))
+    packages.iter().filter(|p| names.contains(&p.name)).fold(PermissionSet::EMPTY, |set, p| set.union(p.permissions))
 }
 
 /// Rules broken, for callers that collect more before answering.

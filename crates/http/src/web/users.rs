@@ -136,10 +136,15 @@ async fn run_operation(state: &AppState, web: &Web, fields: &Fields) -> Result<R
         "enable" => users::set_status(&state.app, &can_write, &ids, UserStatus::Active).await.map(|()| "enabled"),
         "reset" => {
             let can_read = web.authorize::<can::UsersRead>()?;
-            let mut links = Vec::new();
+            // Every user is looked up before any link is issued: an unknown id (or another
+            // tenant's) must not leave the others' earlier links revoked and new ones unseen.
+            let mut found = Vec::new();
             for id in &ids {
-                let token = users::reset_password(&state.app, &can_write, *id).await?;
-                let user = users::get(&state.app, &can_read, *id).await?;
+                found.push(users::get(&state.app, &can_read, *id).await?);
+            }
+            let mut links = Vec::new();
+            for user in found {
+                let token = users::reset_password(&state.app, &can_write, user.id).await?;
                 links.push((user.email, set_password_url(state, &web.base, &token)));
             }
             let body = html! {
@@ -154,8 +159,12 @@ async fn run_operation(state: &AppState, web: &Web, fields: &Fields) -> Result<R
     };
     match outcome {
         Ok(done) => Ok(Redirect::to(&format!("{}/system/users?done={done}", web.base)).into_response()),
-        Err(AppError::Invalid(rules) | AppError::Conflict(rules) | AppError::Forbidden(rules)) => {
-            let status = StatusCode::BAD_REQUEST;
+        Err(err) => {
+            let Some(rules) = users::rules(&err) else {
+                return Err(err.into());
+            };
+            // The same statuses as the window's: 400 invalid, 409 conflict, 403 refused.
+            let status = status_of(&err);
             let body = html! {
                 h1 { "Users" }
                 (rules_box(rules.rules()))
@@ -163,7 +172,6 @@ async fn run_operation(state: &AppState, web: &Web, fields: &Fields) -> Result<R
             };
             Ok(Page { status, markup: frame(web.principal(), web.csrf(), "Users", body) }.into_response())
         }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -243,8 +251,8 @@ struct Window<'a> {
 
 fn window(web: &Web, w: &Window<'_>) -> Markup {
     let v = &w.values;
-    let available: Vec<&RolePackage> = w.packages.iter().filter(|p| !v.selected.iter().any(|s| *s == p.name)).collect();
-    let selected: Vec<&RolePackage> = w.packages.iter().filter(|p| v.selected.iter().any(|s| *s == p.name)).collect();
+    let available: Vec<&RolePackage> = w.packages.iter().filter(|p| !v.selected.contains(&p.name)).collect();
+    let selected: Vec<&RolePackage> = w.packages.iter().filter(|p| v.selected.contains(&p.name)).collect();
     let site_access = if v.site_access.is_empty() { "none" } else { v.site_access.as_str() };
     let body = html! {
         div.window role="dialog" aria-labelledby="window-title" {
