@@ -182,6 +182,13 @@ fn check_grants(
         }
     }
     forbidden.finish().map_err(AppError::Forbidden)?;
+    if target_type != UserType::Management && added.iter().any(|p| p.builtin == Some(BuiltinPackage::Administrator)) {
+        return Err(AppError::invalid(BrokenRule::new(
+            "User",
+            "AdministratorOnlyForManagementUsers",
+            "Administrator is for Management users",
+        )));
+    }
     if target_type == UserType::Site && added.iter().any(|p| p.builtin == Some(BuiltinPackage::RestApi)) {
         return Err(AppError::invalid(BrokenRule::new(
             "User",
@@ -305,6 +312,16 @@ pub async fn update(
     if parsed.user_type.is_some_and(|user_type| user_type != existing.user_type) {
         check.push(BrokenRule::new("User", "TypeCannotChange", "A user's type cannot change; create a new user"));
     }
+    let asked_contractor = input.contractor.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    if asked_contractor
+        .is_some_and(|code| !existing.contractor_code.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(code)))
+    {
+        check.push(BrokenRule::new(
+            "User",
+            "ContractorCannotChange",
+            "A user's contractor cannot change; create a new user",
+        ));
+    }
     if let Some(site_access) = &parsed.site_access {
         check_site_access(site_access, &mut check);
     }
@@ -324,18 +341,13 @@ pub async fn update(
         guard_last_administrator(&mut tx, by, id).await?;
     }
 
-    match users::update_details(
-        &mut tx,
-        by.tenant,
-        id,
-        &checked.email,
-        &checked.name,
-        input.is_integration,
-        checked.site_access.kind(),
-        now,
-    )
-    .await
-    {
+    let details = users::Details {
+        email: &checked.email,
+        name: &checked.name,
+        is_integration: input.is_integration,
+        site_access: checked.site_access.kind(),
+    };
+    match users::update_details(&mut tx, by.tenant, id, &details, now).await {
         Ok(()) => {}
         Err(StorageError::Conflict(_)) => return Err(duplicate_email(&checked.email)),
         Err(other) => return Err(other.into()),
@@ -367,13 +379,26 @@ fn input_clone(input: &UserInput) -> UserInput {
     }
 }
 
-/// Acting on a user who holds a privileged package takes an Administrator.
+/// Acting on a user who holds a privileged package takes an Administrator; acting on a
+/// user with rights beyond one's own (a password reset is a way into their account) is
+/// refused to non-administrators too.
 fn guard_privileged_target(by: &Principal, held: &[&RolePackage]) -> Result<(), AppError> {
-    if !by.is_admin && held.iter().any(|p| p.builtin.is_some_and(BuiltinPackage::is_privileged)) {
+    if by.is_admin {
+        return Ok(());
+    }
+    if held.iter().any(|p| p.builtin.is_some_and(BuiltinPackage::is_privileged)) {
         return Err(AppError::forbidden(BrokenRule::new(
             "User",
             "PrivilegedUser",
             "Only an Administrator may change a user who holds Administrator or REST API",
+        )));
+    }
+    let theirs = held.iter().fold(caretaker_domain::access::PermissionSet::EMPTY, |set, p| set.union(p.permissions));
+    if !by.permissions.covers(theirs) {
+        return Err(AppError::forbidden(BrokenRule::new(
+            "User",
+            "UserExceedsOwnRights",
+            "That user holds permissions you do not have; ask an Administrator",
         )));
     }
     Ok(())
@@ -381,6 +406,8 @@ fn guard_privileged_target(by: &Principal, held: &[&RolePackage]) -> Result<(), 
 
 /// The tenant keeps at least one active Administrator.
 async fn guard_last_administrator(conn: &mut Conn, by: &Principal, leaving: UserId) -> Result<(), AppError> {
+    // Serialise demotions in the tenant: two concurrent ones must not each count the other.
+    caretaker_storage::tenants::lock(conn, by.tenant).await?;
     let admins =
         users::list(conn, by.tenant, &UserFilter { status: Some(UserStatus::Active), ..UserFilter::default() })
             .await?
@@ -435,6 +462,9 @@ pub async fn set_status(
         } else {
             status
         };
+        if next == user.status {
+            continue;
+        }
         users::set_status(&mut tx, by.tenant, *id, next, now).await?;
         if status == UserStatus::Disabled {
             sessions::delete_for_user(&mut tx, *id, None).await?;
@@ -456,22 +486,40 @@ pub async fn reset_password(
     by: &Authorized<'_, can::UsersWrite, Principal>,
     id: UserId,
 ) -> Result<String, AppError> {
+    let mut links = reset_passwords(app, by, &[id]).await?;
+    links.pop().map(|(_, token)| token).ok_or(AppError::NotFound)
+}
+
+/// New set-password links for several users, all or none: `(e-mail, token)` in order.
+pub async fn reset_passwords(
+    app: &App,
+    by: &Authorized<'_, can::UsersWrite, Principal>,
+    ids: &[UserId],
+) -> Result<Vec<(String, String)>, AppError> {
     let by = by.principal();
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let Some(user) = users::get(&mut tx, by.tenant, id).await? else {
-        return Err(AppError::NotFound);
-    };
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
-    let held: Vec<&RolePackage> = all_packages.iter().filter(|p| user.role_packages.contains(&p.name)).collect();
-    guard_privileged_target(by, &held)?;
-    let token = tokens::random_token();
-    let expires = now.plus_seconds(SET_PASSWORD_LINK_DAYS * 86_400);
-    sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), id, now, expires).await?;
-    audit::record(&mut tx, &audit_event(by, "user.password_reset", &user.email, "set-password link issued"), now)
-        .await?;
+    let mut targets = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(user) = users::get(&mut tx, by.tenant, *id).await? else {
+            return Err(AppError::NotFound);
+        };
+        let held: Vec<&RolePackage> = all_packages.iter().filter(|p| user.role_packages.contains(&p.name)).collect();
+        guard_privileged_target(by, &held)?;
+        targets.push(user);
+    }
+    let mut links = Vec::with_capacity(targets.len());
+    for user in targets {
+        let token = tokens::random_token();
+        let expires = now.plus_seconds(SET_PASSWORD_LINK_DAYS * 86_400);
+        sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), user.id, now, expires).await?;
+        audit::record(&mut tx, &audit_event(by, "user.password_reset", &user.email, "set-password link issued"), now)
+            .await?;
+        links.push((user.email, token));
+    }
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(token)
+    Ok(links)
 }
 
 /// The tenant's users.

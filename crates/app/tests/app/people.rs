@@ -278,6 +278,7 @@ async fn try_contractor(
 
 both_backends!(
     // users::create
+    administrator_is_only_for_management_users,
     create_management_user_with_rest_api_is_invited_with_a_set_password_link,
     create_with_a_password_makes_an_active_user_without_a_link,
     create_refuses_a_duplicate_email_in_any_case_and_writes_nothing,
@@ -677,11 +678,12 @@ async fn non_administrator_cannot_grant_beyond_own_rights(t: TestDb) {
             .unwrap_err();
         assert_eq!(forbidden(err), ["BrokenRule_User_RolePackageExceedsOwnRights"], "{package}");
     }
-    // Taking away a package one does not hold the rights of is refused alike.
+    // A user whose rights go beyond one's own cannot be changed at all (taking their
+    // package away included): a non-administrator could otherwise reset their password.
     let err = try_update(&f.app, &clerk, target, input("viewer@example.com", "Management", &["User Viewers"]))
         .await
         .unwrap_err();
-    assert_eq!(forbidden(err), ["BrokenRule_User_RolePackageExceedsOwnRights"]);
+    assert_eq!(forbidden(err), ["BrokenRule_User_UserExceedsOwnRights"]);
     assert_eq!(snapshot(&t).await, before, "nothing is written");
 
     // Packages within one's own rights may be given.
@@ -1925,4 +1927,14 @@ async fn update_profile_changes_only_the_name(t: TestDb) {
     assert_eq!(User { name: user_before.name.clone(), ..after }, user_before, "only the name changes");
     assert_eq!(summary(&trail(&t, f.tenant.id).await, audit_before), [row("user.profile_changed", &f.admin_email, "")]);
     assert_eq!(session(&f, &new).await.unwrap().principal.name, "Ada Lovelace");
+}
+
+async fn administrator_is_only_for_management_users(t: TestDb) {
+    let f = fixture(&t, "Acme").await;
+    let before = snapshot(&t).await;
+    let err = try_create(&f.app, &f.admin, input("site@example.com", "Site", &["Site User", "Administrator"]))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid(err), ["BrokenRule_User_AdministratorOnlyForManagementUsers"]);
+    assert_eq!(snapshot(&t).await, before, "nothing is written");
 }

@@ -135,18 +135,13 @@ async fn run_operation(state: &AppState, web: &Web, fields: &Fields) -> Result<R
         "disable" => users::set_status(&state.app, &can_write, &ids, UserStatus::Disabled).await.map(|()| "disabled"),
         "enable" => users::set_status(&state.app, &can_write, &ids, UserStatus::Active).await.map(|()| "enabled"),
         "reset" => {
-            let can_read = web.authorize::<can::UsersRead>()?;
-            // Every user is looked up before any link is issued: an unknown id (or another
-            // tenant's) must not leave the others' earlier links revoked and new ones unseen.
-            let mut found = Vec::new();
-            for id in &ids {
-                found.push(users::get(&state.app, &can_read, *id).await?);
-            }
-            let mut links = Vec::new();
-            for user in found {
-                let token = users::reset_password(&state.app, &can_write, user.id).await?;
-                links.push((user.email, set_password_url(state, &web.base, &token)));
-            }
+            // All or none: an unknown id, another tenant's, or one beyond the caller's
+            // rights leaves every earlier link in place.
+            let links: Vec<(String, String)> = users::reset_passwords(&state.app, &can_write, &ids)
+                .await?
+                .into_iter()
+                .map(|(email, token)| (email, set_password_url(state, &web.base, &token)))
+                .collect();
             let body = html! {
                 h1 { "Set-password links" }
                 p { "Give each person their link. It works once, for " (users::SET_PASSWORD_LINK_DAYS) " days; it is not shown again." }
@@ -418,9 +413,12 @@ async fn create_in(state: &AppState, web: &Web, fields: &Fields, fixed: Option<&
             };
             let status = status_of(&err);
             let (packages, contractors) = window_data(state, web).await?;
-            let action = match fixed {
-                Some(c) => format!("{}/manage/contractors/{}/users/new", web.base, c.id.0),
-                None => format!("{}/system/users/new", web.base),
+            let (action, cancel) = match fixed {
+                Some(c) => (
+                    format!("{}/manage/contractors/{}/users/new", web.base, c.id.0),
+                    format!("{}/manage/contractors/{}?tab=users", web.base, c.id.0),
+                ),
+                None => (format!("{}/system/users/new", web.base), format!("{}/system/users", web.base)),
             };
             Ok(Page {
                 status,
@@ -429,7 +427,7 @@ async fn create_in(state: &AppState, web: &Web, fields: &Fields, fixed: Option<&
                     &Window {
                         title: "Create User",
                         action,
-                        cancel: format!("{}/system/users", web.base),
+                        cancel,
                         values,
                         packages: &packages,
                         contractors: &contractors,

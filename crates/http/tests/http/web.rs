@@ -998,10 +998,11 @@ async fn only_management_users_with_an_administrative_right_see_the_system_menu(
     type Person<'a> = (&'a str, UserType, Option<&'a str>, &'a [&'a str], bool);
     let people: [Person<'_>; 7] = [
         ("fitter@pipes.example", UserType::Contractor, Some("PIPES"), &["Contractor User"], false),
-        // Never for Contractor and Site users, whatever they hold.
-        ("boss@pipes.example", UserType::Contractor, Some("PIPES"), &["Contractor User", "Administrator"], false),
+        // Never for Contractor and Site users, whatever they hold (Administrator itself is
+        // refused to them, so an administrative custom package stands in).
+        ("boss@pipes.example", UserType::Contractor, Some("PIPES"), &["Contractor User", "Auditors"], false),
         ("site@acme.example", UserType::Site, None, &["Site User"], false),
-        ("site-admin@acme.example", UserType::Site, None, &["Site User", "Administrator"], false),
+        ("site-admin@acme.example", UserType::Site, None, &["Site User", "Auditors"], false),
         ("manager@acme.example", UserType::Management, None, &["Management User"], false),
         ("auditor@acme.example", UserType::Management, None, &["Auditors"], true),
         ("second-admin@acme.example", UserType::Management, None, &["Administrator"], true),
