@@ -50,7 +50,28 @@ struct Checked {
     site_access: SiteAccess,
 }
 
-fn check_input(input: &UserInput, check: &mut RuleCheck) -> Option<Checked> {
+/// Each value that passed its check, kept apart: the rules that depend on one value (the
+/// contractor on the type, the sites on the site access) still run when another value
+/// failed, so that every broken rule is reported at once.
+struct Parsed {
+    email: Option<Email>,
+    name: Option<String>,
+    user_type: Option<UserType>,
+    site_access: Option<SiteAccess>,
+}
+
+impl Parsed {
+    fn complete(self) -> Option<Checked> {
+        Some(Checked {
+            email: self.email?,
+            name: self.name?,
+            user_type: self.user_type?,
+            site_access: self.site_access?,
+        })
+    }
+}
+
+fn check_input(input: &UserInput, check: &mut RuleCheck) -> Parsed {
     let email = check.check(Email::parse(&input.email));
     let name = check.check(display_name("User", &input.name, 200));
     let user_type = check.check(input.user_type.parse::<UserType>());
@@ -58,7 +79,7 @@ fn check_input(input: &UserInput, check: &mut RuleCheck) -> Option<Checked> {
     if let Some(chosen) = &input.password {
         check.check(password::check_rules(chosen));
     }
-    Some(Checked { email: email?, name: name?, user_type: user_type?, site_access: site_access? })
+    Parsed { email, name, user_type, site_access }
 }
 
 /// Resolves the contractor of a user of `user_type`.
@@ -161,6 +182,13 @@ fn check_grants(
         }
     }
     forbidden.finish().map_err(AppError::Forbidden)?;
+    if target_type != UserType::Management && added.iter().any(|p| p.builtin == Some(BuiltinPackage::Administrator)) {
+        return Err(AppError::invalid(BrokenRule::new(
+            "User",
+            "AdministratorOnlyForManagementUsers",
+            "Administrator is for Management users",
+        )));
+    }
     if target_type == UserType::Site && added.iter().any(|p| p.builtin == Some(BuiltinPackage::RestApi)) {
         return Err(AppError::invalid(BrokenRule::new(
             "User",
@@ -199,7 +227,7 @@ pub async fn create(
 ) -> Result<CreatedUser, AppError> {
     let by = by.principal();
     let mut check = RuleCheck::new();
-    let checked = check_input(&input, &mut check);
+    let parsed = check_input(&input, &mut check);
     let password_hash = match &input.password {
         Some(chosen) if password::check_rules(chosen).is_ok() => Some(crate::hash_off_thread(chosen.clone()).await?),
         _ => None,
@@ -207,15 +235,14 @@ pub async fn create(
 
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let user_type = checked.as_ref().map(|c| c.user_type);
-    let contractor = resolve_contractor(&mut tx, by, user_type, input.contractor.as_deref(), &mut check).await?;
-    if let Some(checked) = &checked {
-        check_site_access(&checked.site_access, &mut check);
+    let contractor = resolve_contractor(&mut tx, by, parsed.user_type, input.contractor.as_deref(), &mut check).await?;
+    if let Some(site_access) = &parsed.site_access {
+        check_site_access(site_access, &mut check);
     }
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
     let chosen = resolve_packages(&all_packages, &input.role_packages, &mut check);
     check.finish().map_err(AppError::Invalid)?;
-    let Some(checked) = checked else {
+    let Some(checked) = parsed.complete() else {
         return Err(AppError::internal("checked input missing"));
     };
     check_grants(by, None, checked.user_type, &chosen, &[])?;
@@ -276,27 +303,36 @@ pub async fn update(
 ) -> Result<(), AppError> {
     let by = by.principal();
     let mut check = RuleCheck::new();
-    let checked = check_input(&UserInput { password: None, ..input_clone(&input) }, &mut check);
+    let parsed = check_input(&UserInput { password: None, ..input_clone(&input) }, &mut check);
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let Some(existing) = users::get(&mut tx, by.tenant, id).await? else {
         return Err(AppError::NotFound);
     };
-    if let Some(checked) = &checked {
-        if checked.user_type != existing.user_type {
-            check.push(BrokenRule::new("User", "TypeCannotChange", "A user's type cannot change; create a new user"));
-        }
-        check_site_access(&checked.site_access, &mut check);
+    if parsed.user_type.is_some_and(|user_type| user_type != existing.user_type) {
+        check.push(BrokenRule::new("User", "TypeCannotChange", "A user's type cannot change; create a new user"));
+    }
+    let asked_contractor = input.contractor.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    if asked_contractor
+        .is_some_and(|code| !existing.contractor_code.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(code)))
+    {
+        check.push(BrokenRule::new(
+            "User",
+            "ContractorCannotChange",
+            "A user's contractor cannot change; create a new user",
+        ));
+    }
+    if let Some(site_access) = &parsed.site_access {
+        check_site_access(site_access, &mut check);
     }
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
     let chosen = resolve_packages(&all_packages, &input.role_packages, &mut check);
     check.finish().map_err(AppError::Invalid)?;
-    let Some(checked) = checked else {
+    let Some(checked) = parsed.complete() else {
         return Err(AppError::internal("checked input missing"));
     };
 
-    let held: Vec<&RolePackage> =
-        all_packages.iter().filter(|p| existing.role_packages.iter().any(|name| *name == p.name)).collect();
+    let held: Vec<&RolePackage> = all_packages.iter().filter(|p| existing.role_packages.contains(&p.name)).collect();
     let added: Vec<&RolePackage> = chosen.iter().copied().filter(|p| !held.iter().any(|h| h.id == p.id)).collect();
     let removed: Vec<&RolePackage> = held.iter().copied().filter(|h| !chosen.iter().any(|p| p.id == h.id)).collect();
     guard_privileged_target(by, &held)?;
@@ -305,18 +341,13 @@ pub async fn update(
         guard_last_administrator(&mut tx, by, id).await?;
     }
 
-    match users::update_details(
-        &mut tx,
-        by.tenant,
-        id,
-        &checked.email,
-        &checked.name,
-        input.is_integration,
-        checked.site_access.kind(),
-        now,
-    )
-    .await
-    {
+    let details = users::Details {
+        email: &checked.email,
+        name: &checked.name,
+        is_integration: input.is_integration,
+        site_access: checked.site_access.kind(),
+    };
+    match users::update_details(&mut tx, by.tenant, id, &details, now).await {
         Ok(()) => {}
         Err(StorageError::Conflict(_)) => return Err(duplicate_email(&checked.email)),
         Err(other) => return Err(other.into()),
@@ -348,13 +379,26 @@ fn input_clone(input: &UserInput) -> UserInput {
     }
 }
 
-/// Acting on a user who holds a privileged package takes an Administrator.
+/// Acting on a user who holds a privileged package takes an Administrator; acting on a
+/// user with rights beyond one's own (a password reset is a way into their account) is
+/// refused to non-administrators too.
 fn guard_privileged_target(by: &Principal, held: &[&RolePackage]) -> Result<(), AppError> {
-    if !by.is_admin && held.iter().any(|p| p.builtin.is_some_and(BuiltinPackage::is_privileged)) {
+    if by.is_admin {
+        return Ok(());
+    }
+    if held.iter().any(|p| p.builtin.is_some_and(BuiltinPackage::is_privileged)) {
         return Err(AppError::forbidden(BrokenRule::new(
             "User",
             "PrivilegedUser",
             "Only an Administrator may change a user who holds Administrator or REST API",
+        )));
+    }
+    let theirs = held.iter().fold(caretaker_domain::access::PermissionSet::EMPTY, |set, p| set.union(p.permissions));
+    if !by.permissions.covers(theirs) {
+        return Err(AppError::forbidden(BrokenRule::new(
+            "User",
+            "UserExceedsOwnRights",
+            "That user holds permissions you do not have; ask an Administrator",
         )));
     }
     Ok(())
@@ -362,6 +406,8 @@ fn guard_privileged_target(by: &Principal, held: &[&RolePackage]) -> Result<(), 
 
 /// The tenant keeps at least one active Administrator.
 async fn guard_last_administrator(conn: &mut Conn, by: &Principal, leaving: UserId) -> Result<(), AppError> {
+    // Serialise demotions in the tenant: two concurrent ones must not each count the other.
+    caretaker_storage::tenants::lock(conn, by.tenant).await?;
     let admins =
         users::list(conn, by.tenant, &UserFilter { status: Some(UserStatus::Active), ..UserFilter::default() })
             .await?
@@ -393,8 +439,7 @@ pub async fn set_status(
         let Some(user) = users::get(&mut tx, by.tenant, *id).await? else {
             return Err(AppError::NotFound);
         };
-        let held: Vec<&RolePackage> =
-            all_packages.iter().filter(|p| user.role_packages.iter().any(|name| *name == p.name)).collect();
+        let held: Vec<&RolePackage> = all_packages.iter().filter(|p| user.role_packages.contains(&p.name)).collect();
         guard_privileged_target(by, &held)?;
         if status == UserStatus::Disabled {
             if Some(*id) == by.user {
@@ -417,6 +462,9 @@ pub async fn set_status(
         } else {
             status
         };
+        if next == user.status {
+            continue;
+        }
         users::set_status(&mut tx, by.tenant, *id, next, now).await?;
         if status == UserStatus::Disabled {
             sessions::delete_for_user(&mut tx, *id, None).await?;
@@ -438,23 +486,40 @@ pub async fn reset_password(
     by: &Authorized<'_, can::UsersWrite, Principal>,
     id: UserId,
 ) -> Result<String, AppError> {
+    let mut links = reset_passwords(app, by, &[id]).await?;
+    links.pop().map(|(_, token)| token).ok_or(AppError::NotFound)
+}
+
+/// New set-password links for several users, all or none: `(e-mail, token)` in order.
+pub async fn reset_passwords(
+    app: &App,
+    by: &Authorized<'_, can::UsersWrite, Principal>,
+    ids: &[UserId],
+) -> Result<Vec<(String, String)>, AppError> {
     let by = by.principal();
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let Some(user) = users::get(&mut tx, by.tenant, id).await? else {
-        return Err(AppError::NotFound);
-    };
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
-    let held: Vec<&RolePackage> =
-        all_packages.iter().filter(|p| user.role_packages.iter().any(|name| *name == p.name)).collect();
-    guard_privileged_target(by, &held)?;
-    let token = tokens::random_token();
-    let expires = now.plus_seconds(SET_PASSWORD_LINK_DAYS * 86_400);
-    sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), id, now, expires).await?;
-    audit::record(&mut tx, &audit_event(by, "user.password_reset", &user.email, "set-password link issued"), now)
-        .await?;
+    let mut targets = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(user) = users::get(&mut tx, by.tenant, *id).await? else {
+            return Err(AppError::NotFound);
+        };
+        let held: Vec<&RolePackage> = all_packages.iter().filter(|p| user.role_packages.contains(&p.name)).collect();
+        guard_privileged_target(by, &held)?;
+        targets.push(user);
+    }
+    let mut links = Vec::with_capacity(targets.len());
+    for user in targets {
+        let token = tokens::random_token();
+        let expires = now.plus_seconds(SET_PASSWORD_LINK_DAYS * 86_400);
+        sessions::insert_set_password_link(&mut tx, &tokens::hash_token(&token), user.id, now, expires).await?;
+        audit::record(&mut tx, &audit_event(by, "user.password_reset", &user.email, "set-password link issued"), now)
+            .await?;
+        links.push((user.email, token));
+    }
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(token)
+    Ok(links)
 }
 
 /// The tenant's users.
@@ -475,10 +540,7 @@ pub async fn get(app: &App, by: &Authorized<'_, can::UsersRead, Principal>, id: 
 
 /// The permissions the packages named give together (for showing).
 pub fn permissions_of(packages: &[RolePackage], names: &[String]) -> PermissionSet {
-    packages
-        .iter()
-        .filter(|p| names.iter().any(|n| *n == p.name))
-        .fold(PermissionSet::EMPTY, |set, p| set.union(p.permissions))
+    packages.iter().filter(|p| names.contains(&p.name)).fold(PermissionSet::EMPTY, |set, p| set.union(p.permissions))
 }
 
 /// Rules broken, for callers that collect more before answering.

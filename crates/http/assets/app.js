@@ -60,6 +60,8 @@ document.addEventListener("DOMContentLoaded", () => {
       Array.from(selected.options).forEach((o) => { o.selected = true; });
     });
     Array.from(selected.options).forEach((o) => { o.selected = false; });
+    sort(available);
+    sort(selected);
   });
 
   // The contractor field matters only for Contractor users.

@@ -66,3 +66,10 @@ where
         .await?;
     row.as_ref().map(from_row).transpose()
 }
+
+/// Holds the tenant's row until the transaction ends: serialises changes that must see
+/// each other (e.g. keeping one active Administrator). Works alike on both databases.
+pub async fn lock(conn: &mut sqlx::AnyConnection, tenant: TenantId) -> Result<(), StorageError> {
+    conn.execute(sqlx::query("UPDATE tenants SET name = name WHERE id = $1").bind(tenant.0)).await?;
+    Ok(())
+}

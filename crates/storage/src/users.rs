@@ -278,16 +278,24 @@ pub async fn list(conn: &mut AnyConnection, tenant: TenantId, filter: &UserFilte
 }
 
 /// Changes the details an administrator edits.
+/// What an administrator edits of a user.
+#[derive(Debug)]
+pub struct Details<'a> {
+    pub email: &'a Email,
+    pub name: &'a str,
+    pub is_integration: bool,
+    /// `none`, `all` or `sites`.
+    pub site_access: &'a str,
+}
+
 pub async fn update_details(
     conn: &mut AnyConnection,
     tenant: TenantId,
     id: UserId,
-    email: &Email,
-    name: &str,
-    is_integration: bool,
-    site_access: &str,
+    details: &Details<'_>,
     now: Timestamp,
 ) -> Result<(), StorageError> {
+    let Details { email, name, is_integration, site_access } = *details;
     let done = conn
         .execute(
             sqlx::query(

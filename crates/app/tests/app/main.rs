@@ -12,6 +12,8 @@ use caretaker_storage::testing::TestDb;
 use caretaker_storage::{both_backends, users};
 use secrecy::{ExposeSecret, SecretString};
 
+mod people;
+
 fn app(t: &TestDb) -> App {
     App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate())
 }

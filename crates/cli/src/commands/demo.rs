@@ -43,13 +43,13 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
         };
         match tenants::create(&app, request, Actor::Operator).await {
             Ok(created) => {
-                let admin_password = Some(chosen.expose_secret().to_owned());
+                let admin_password = chosen.expose_secret().to_owned();
                 let operator = Principal::operator(created.tenant.id, created.tenant.name.as_str());
                 let (logins, generated) = seed(&app, &operator).await?;
                 startup::ensure_data_dir(&settings.data_dir)?;
                 save_private(&settings.data_dir.join(API_TOKEN_FILE), &generated.token)?;
                 save_private(&settings.data_dir.join(API_SECRET_FILE), generated.secret.expose_secret())?;
-                let mut lines = vec![(DEMO_ADMIN.to_owned(), admin_password.unwrap_or_default())];
+                let mut lines = vec![(DEMO_ADMIN.to_owned(), admin_password)];
                 lines.extend(logins);
                 save_logins(&login_file, &lines)?;
             }

@@ -135,13 +135,13 @@ async fn run_operation(state: &AppState, web: &Web, fields: &Fields) -> Result<R
         "disable" => users::set_status(&state.app, &can_write, &ids, UserStatus::Disabled).await.map(|()| "disabled"),
         "enable" => users::set_status(&state.app, &can_write, &ids, UserStatus::Active).await.map(|()| "enabled"),
         "reset" => {
-            let can_read = web.authorize::<can::UsersRead>()?;
-            let mut links = Vec::new();
-            for id in &ids {
-                let token = users::reset_password(&state.app, &can_write, *id).await?;
-                let user = users::get(&state.app, &can_read, *id).await?;
-                links.push((user.email, set_password_url(state, &web.base, &token)));
-            }
+            // All or none: an unknown id, another tenant's, or one beyond the caller's
+            // rights leaves every earlier link in place.
+            let links: Vec<(String, String)> = users::reset_passwords(&state.app, &can_write, &ids)
+                .await?
+                .into_iter()
+                .map(|(email, token)| (email, set_password_url(state, &web.base, &token)))
+                .collect();
             let body = html! {
                 h1 { "Set-password links" }
                 p { "Give each person their link. It works once, for " (users::SET_PASSWORD_LINK_DAYS) " days; it is not shown again." }
@@ -154,8 +154,12 @@ async fn run_operation(state: &AppState, web: &Web, fields: &Fields) -> Result<R
     };
     match outcome {
         Ok(done) => Ok(Redirect::to(&format!("{}/system/users?done={done}", web.base)).into_response()),
-        Err(AppError::Invalid(rules) | AppError::Conflict(rules) | AppError::Forbidden(rules)) => {
-            let status = StatusCode::BAD_REQUEST;
+        Err(err) => {
+            let Some(rules) = users::rules(&err) else {
+                return Err(err.into());
+            };
+            // The same statuses as the window's: 400 invalid, 409 conflict, 403 refused.
+            let status = status_of(&err);
             let body = html! {
                 h1 { "Users" }
                 (rules_box(rules.rules()))
@@ -163,7 +167,6 @@ async fn run_operation(state: &AppState, web: &Web, fields: &Fields) -> Result<R
             };
             Ok(Page { status, markup: frame(web.principal(), web.csrf(), "Users", body) }.into_response())
         }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -243,8 +246,8 @@ struct Window<'a> {
 
 fn window(web: &Web, w: &Window<'_>) -> Markup {
     let v = &w.values;
-    let available: Vec<&RolePackage> = w.packages.iter().filter(|p| !v.selected.iter().any(|s| *s == p.name)).collect();
-    let selected: Vec<&RolePackage> = w.packages.iter().filter(|p| v.selected.iter().any(|s| *s == p.name)).collect();
+    let available: Vec<&RolePackage> = w.packages.iter().filter(|p| !v.selected.contains(&p.name)).collect();
+    let selected: Vec<&RolePackage> = w.packages.iter().filter(|p| v.selected.contains(&p.name)).collect();
     let site_access = if v.site_access.is_empty() { "none" } else { v.site_access.as_str() };
     let body = html! {
         div.window role="dialog" aria-labelledby="window-title" {
@@ -410,9 +413,12 @@ async fn create_in(state: &AppState, web: &Web, fields: &Fields, fixed: Option<&
             };
             let status = status_of(&err);
             let (packages, contractors) = window_data(state, web).await?;
-            let action = match fixed {
-                Some(c) => format!("{}/manage/contractors/{}/users/new", web.base, c.id.0),
-                None => format!("{}/system/users/new", web.base),
+            let (action, cancel) = match fixed {
+                Some(c) => (
+                    format!("{}/manage/contractors/{}/users/new", web.base, c.id.0),
+                    format!("{}/manage/contractors/{}?tab=users", web.base, c.id.0),
+                ),
+                None => (format!("{}/system/users/new", web.base), format!("{}/system/users", web.base)),
             };
             Ok(Page {
                 status,
@@ -421,7 +427,7 @@ async fn create_in(state: &AppState, web: &Web, fields: &Fields, fixed: Option<&
                     &Window {
                         title: "Create User",
                         action,
-                        cancel: format!("{}/system/users", web.base),
+                        cancel,
                         values,
                         packages: &packages,
                         contractors: &contractors,

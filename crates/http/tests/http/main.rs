@@ -14,6 +14,8 @@ use caretaker_storage::testing::TestDb;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+mod web;
+
 fn state(t: &TestDb) -> AppState {
     AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()))
 }
