@@ -4,7 +4,7 @@
 
 pub(crate) mod account;
 mod api_credentials;
-mod api_tab;
+pub(crate) mod api_tab;
 mod audit;
 pub mod context;
 mod contractors;

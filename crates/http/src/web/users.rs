@@ -242,6 +242,8 @@ struct Window<'a> {
     fixed_contractor: Option<&'a Contractor>,
     editing: bool,
     rules: &'a [BrokenRule],
+    /// Shown under the window (the user's API credentials, for administrators).
+    below: Option<Markup>,
 }
 
 fn window(web: &Web, w: &Window<'_>) -> Markup {
@@ -337,6 +339,7 @@ fn window(web: &Web, w: &Window<'_>) -> Markup {
             }
         }
     };
+    let body = html! { (body) @if let Some(below) = &w.below { (below) } };
     frame(web.principal(), web.csrf(), w.title, body)
 }
 
@@ -371,6 +374,7 @@ pub async fn new_page(State(state): State<AppState>, web: Web, Query(query): Que
             fixed_contractor: None,
             editing: false,
             rules: &[],
+            below: None,
         },
     )))
 }
@@ -434,6 +438,7 @@ async fn create_in(state: &AppState, web: &Web, fields: &Fields, fixed: Option<&
                         fixed_contractor: fixed,
                         editing: false,
                         rules: rules.rules(),
+                        below: None,
                     },
                 ),
             })
@@ -466,6 +471,7 @@ pub async fn edit_page(State(state): State<AppState>, web: Web, Path((_, id)): P
         )));
     }
     let (packages, contractors) = window_data(&state, &web).await?;
+    let below = credentials_card(&state, &web, user.id).await?;
     Ok(Page::ok(window(
         &web,
         &Window {
@@ -478,6 +484,7 @@ pub async fn edit_page(State(state): State<AppState>, web: Web, Path((_, id)): P
             fixed_contractor: None,
             editing: true,
             rules: &[],
+            below,
         },
     )))
 }
@@ -519,6 +526,7 @@ async fn update_inner(state: &AppState, web: &Web, id: UserId, fields: &Fields) 
                         fixed_contractor: None,
                         editing: true,
                         rules: rules.rules(),
+                        below: None,
                     },
                 ),
             }
@@ -552,6 +560,7 @@ pub async fn new_contractor_user_page(
             fixed_contractor: Some(&contractor),
             editing: false,
             rules: &[],
+            below: None,
         },
     )))
 }
@@ -564,4 +573,29 @@ pub async fn create_contractor_user(
 ) -> PageResult {
     let contractor = contractors::get(&state.app, &web.authorize::<can::ContractorsRead>()?, ContractorId(id)).await?;
     create_in(&state, &web, &fields, Some(&contractor)).await
+}
+
+/// The user's API credentials (token, ages, last use) with Revoke, for those who administer
+/// credentials.
+async fn credentials_card(state: &AppState, web: &Web, user: UserId) -> Result<Option<Markup>, PageError> {
+    let Some(proof) = web.principal().authorize::<can::ApiCredentialsAdminister>() else { return Ok(None) };
+    let view = caretaker_app::credentials::view_of_user(&state.app, &proof, user).await?;
+    let base = &web.base;
+    Ok(Some(html! {
+        section.card #user-credentials {
+            h2 { "API credentials" }
+            @match &view {
+                Some(view) => {
+                    (crate::web::api_tab::credential_facts(view))
+                    @if view.credential.revoked_at.is_none() {
+                        form method="post" action={ (base) "/system/api-credentials/" (user.0) "/revoke" } {
+                            input type="hidden" name="csrf" value=(web.csrf());
+                            button.danger #revoke-credentials type="submit" { "Revoke" }
+                        }
+                    }
+                }
+                None => { p { "None: the user generates them in Account Settings > API." } }
+            }
+        }
+    }))
 }

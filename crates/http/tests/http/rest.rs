@@ -487,3 +487,39 @@ async fn the_secret_is_absent_from_the_database_file_and_the_logs() {
     let user = stored_users::find_by_email(&mut *w.t.conn().await, w.operator.tenant, &email).await.unwrap().unwrap();
     assert!(user.is_integration);
 }
+
+/// The OpenAPI document is kept honest by a snapshot: a change to the API shows up as a
+/// change to `openapi.snapshot.json` in review. `UPDATE_SNAPSHOTS=1` rewrites it.
+#[tokio::test]
+async fn the_openapi_document_matches_its_snapshot_and_needs_no_authentication() {
+    let t = TestDb::sqlite().await;
+    let state = AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()));
+    let (status, body, _, _) = send(&state, "GET", "/rest/openapi.json", &[], "").await;
+    assert_eq!(status, StatusCode::OK);
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["components"]["securitySchemes"]["TCN"]["name"], "Authorization");
+    assert_eq!(document["paths"]["/rest/users/{tenant}/me"]["get"]["security"], serde_json::json!([{ "TCN": [] }]));
+    let pretty = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/http/openapi.snapshot.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &pretty).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(expected == pretty, "the OpenAPI document changed: review it and run with UPDATE_SNAPSHOTS=1\n{pretty}");
+}
+
+#[tokio::test]
+async fn the_docs_page_is_self_contained_and_explains_signing() {
+    let t = TestDb::sqlite().await;
+    let state = AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()));
+    let (status, body, www, _) = send(&state, "GET", "/rest/docs", &[], "").await;
+    assert_eq!((status, www), (StatusCode::OK, None));
+    assert!(body.contains("GET /rest/users/{tenant}/me"));
+    assert!(body.contains("MYqMQ+PYgB4PafuHAopEhPMCNuOjKPKVHpc9zHj2O60="), "the known-answer vector");
+    for example in ["Python", "JavaScript", "C#", "Shell"] {
+        assert!(body.contains(example), "{example} example");
+    }
+    // Nothing is loaded from elsewhere: scripts and styles come from this server.
+    assert!(!body.contains("src=\"http") && !body.contains("href=\"http"), "external asset in the docs");
+}
