@@ -15,6 +15,7 @@ pub mod error;
 pub mod master_key;
 pub mod password;
 pub mod principal;
+pub mod reference_data;
 pub mod role_packages;
 pub mod tenants;
 pub mod tokens;

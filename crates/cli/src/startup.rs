@@ -63,7 +63,11 @@ pub async fn open_app(settings: &Settings) -> Result<App, Failure> {
     .map_err(|err| Failure::usage(format!("master key: {err}")))?;
     let db = open_db(settings).await?;
     master_key.check_against(&db).await.map_err(|err| Failure::usage(format!("master key: {err}")))?;
-    Ok(App::new(db, Arc::new(SystemClock), master_key))
+    let app = App::new(db, Arc::new(SystemClock), master_key);
+    caretaker_app::reference_data::ensure_defaults(&app)
+        .await
+        .map_err(|err| Failure::refused(format!("cannot write the default configuration: {err}")))?;
+    Ok(app)
 }
 
 /// Creates the data folder (owner-only) if it does not exist.

@@ -9,6 +9,7 @@ pub mod access;
 pub mod clock;
 pub mod contractor;
 pub mod credential;
+pub mod matrix;
 pub mod rules;
 pub mod tcn;
 pub mod tenant;

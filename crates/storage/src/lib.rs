@@ -16,6 +16,7 @@ mod migrate;
 pub mod audit;
 pub mod contractors;
 pub mod credentials;
+pub mod reference_data;
 pub mod role_packages;
 pub mod server_settings;
 pub mod sessions;

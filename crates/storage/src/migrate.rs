@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "people_and_access", sql: include_str!("../migrations/0002_people_and_access.sql") },
     Migration { version: 3, name: "api_credentials", sql: include_str!("../migrations/0003_api_credentials.sql") },
+    Migration { version: 4, name: "reference_data", sql: include_str!("../migrations/0004_reference_data.sql") },
 ];
 
 impl Migration {

@@ -5,6 +5,7 @@ mod auth;
 mod docs;
 mod me;
 pub mod openapi;
+mod reference;
 
 use axum::Router;
 use axum::routing::get;
@@ -16,6 +17,9 @@ pub use auth::Caller;
 pub fn routes(state: AppState) -> Router<AppState> {
     let authenticated = Router::new()
         .route("/rest/users/{tenant}/me", get(me::me))
+        .route("/rest/matrices/{tenant}", get(reference::matrix_types))
+        .route("/rest/matrices/{tenant}/{type}", get(reference::matrix_by_type))
+        .route("/rest/referencelists/{tenant}/{group}", get(reference::reference_list))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::tcn));
     Router::new()
         .route("/rest/openapi.json", get(openapi::serve))

@@ -30,6 +30,44 @@ const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/rest/matrices/{tenant}",
+        summary: "Matrix types",
+        description: "The matrix types; their names feed Matrix By Type. Needs reference_data.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The types", Some("MatrixTypes")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/matrices/{tenant}/{type}",
+        summary: "Matrix By Type",
+        description: "The items of one matrix type (Reactive, Asset, Geographic Area, Site Channel, ...; any case, spaces or hyphens): hierarchical codes such as 01-01-01. Re-read about weekly. Needs reference_data.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The items", Some("Matrix")),
+            (400, "Unknown type", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/referencelists/{tenant}/{group}",
+        summary: "Reference list",
+        description: "The values of a reference list group: task (defect sources), document (document categories), Health and Safety (hazards), Asset Category. Needs reference_data.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The values", Some("ReferenceList")),
+            (400, "Unknown group", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
         path: "/rest/openapi.json",
         summary: "This document",
         description: "The OpenAPI 3.1 description of the REST API. No authentication.",
@@ -64,6 +102,30 @@ fn schemas() -> Value {
                         }
                     }
                 }
+            }
+        },
+        "MatrixTypes": {
+            "type": "object",
+            "properties": { "MatrixTypes": { "type": "array", "items": {
+                "type": "object", "properties": { "Name": { "type": "string" }, "UsedFor": { "type": "string" } } } } }
+        },
+        "Matrix": {
+            "type": "object",
+            "properties": {
+                "MatrixType": { "type": "string" },
+                "Items": { "type": "array", "items": { "type": "object", "properties": {
+                    "Code": { "type": "string", "examples": ["01-02-03"] },
+                    "Name": { "type": "string" },
+                    "ParentCode": { "type": ["string", "null"] },
+                    "IsActive": { "type": "boolean" } } } }
+            }
+        },
+        "ReferenceList": {
+            "type": "object",
+            "properties": {
+                "Group": { "type": "string" },
+                "Values": { "type": "array", "items": { "type": "object", "properties": {
+                    "Value": { "type": "string" }, "IsActive": { "type": "boolean" } } } }
             }
         },
         "Me": {
@@ -107,12 +169,21 @@ pub fn document() -> Value {
             "description": op.description,
             "responses": responses,
         });
-        if op.path.contains("{tenant}") {
-            operation["parameters"] = json!([{
-                "name": "tenant", "in": "path", "required": true,
-                "description": "The tenant's name (any case; percent-encode spaces)",
-                "schema": { "type": "string" }
-            }]);
+        let mut parameters = Vec::new();
+        for (name, description) in [
+            ("tenant", "The tenant's name (any case; percent-encode spaces)"),
+            ("type", "A matrix type's name"),
+            ("group", "A reference list group"),
+        ] {
+            if op.path.contains(&format!("{{{name}}}")) {
+                parameters.push(json!({
+                    "name": name, "in": "path", "required": true, "description": description,
+                    "schema": { "type": "string" }
+                }));
+            }
+        }
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
         }
         if op.authenticated {
             operation["security"] = json!([{ "TCN": [] }]);

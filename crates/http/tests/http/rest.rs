@@ -143,6 +143,8 @@ both_backends!(
     failed_attempts_are_rate_limited_and_audited_in_aggregate,
     two_servers_on_one_database_see_a_rotation_at_once,
     the_reverse_proxy_prefix_is_part_of_the_signed_path,
+    matrices_and_reference_lists_of_the_default_configuration,
+    reference_data_needs_its_permission,
 );
 
 async fn the_dotnet_and_postman_styles_both_work(t: TestDb) {
@@ -522,4 +524,85 @@ async fn the_docs_page_is_self_contained_and_explains_signing() {
     }
     // Nothing is loaded from elsewhere: scripts and styles come from this server.
     assert!(!body.contains("src=\"http") && !body.contains("href=\"http"), "external asset in the docs");
+}
+
+async fn signed_get(w: &World, token: &str, secret: &str, path: &str) -> (StatusCode, serde_json::Value) {
+    let (status, body, _, _) =
+        send(&w.state, "GET", path, &dotnet_headers(token, secret, "GET", path, &w.seconds_ts()), "").await;
+    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+async fn matrices_and_reference_lists_of_the_default_configuration(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let (status, types) = signed_get(&w, &token, &secret, "/rest/matrices/urgent%20si").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> =
+        types["MatrixTypes"].as_array().unwrap().iter().map(|t| t["Name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 13);
+    assert!(names.contains(&"Geographic Area") && names.contains(&"Task Resolution Remedy"));
+
+    for spelled in ["Geographic%20Area", "geographic-area", "GEOGRAPHICAREA"] {
+        let (status, matrix) = signed_get(&w, &token, &secret, &format!("/rest/matrices/urgent%20si/{spelled}")).await;
+        assert_eq!(status, StatusCode::OK, "{spelled}");
+        assert_eq!(matrix["MatrixType"], "Geographic Area");
+        assert_eq!(
+            matrix["Items"][1],
+            serde_json::json!({"Code": "01-01", "Name": "North East", "ParentCode": "01", "IsActive": true})
+        );
+    }
+    let (status, reactive) = signed_get(&w, &token, &secret, "/rest/matrices/urgent%20si/reactive").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        reactive["Items"].as_array().unwrap().iter().any(|i| i["Code"] == "02-02-01" && i["ParentCode"] == "02-02")
+    );
+    let (status, unknown) = signed_get(&w, &token, &secret, "/rest/matrices/urgent%20si/colours").await;
+    assert_eq!(
+        (status, unknown["Messages"][0]["Key"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BrokenRule_Matrix_UnknownType"))
+    );
+
+    let (status, task) = signed_get(&w, &token, &secret, "/rest/referencelists/urgent%20si/task").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(task["Group"], "task");
+    assert_eq!(task["Values"][0], serde_json::json!({"Value": "Damage - Known Source", "IsActive": true}));
+    let (status, hazards) =
+        signed_get(&w, &token, &secret, "/rest/referencelists/urgent%20si/Health%20and%20Safety").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(hazards["Values"].as_array().unwrap().iter().any(|v| v["Value"] == "Working at height"));
+    let (status, unknown) = signed_get(&w, &token, &secret, "/rest/referencelists/urgent%20si/colours").await;
+    assert_eq!(
+        (status, unknown["Messages"][0]["Key"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BrokenRule_ReferenceList_UnknownGroup"))
+    );
+    // Each tenant has its own configuration: one tenant's credential never reads another's.
+    assert_eq!(w.t.count(&format!("matrix_items WHERE tenant_id = {}", w.operator.tenant.0)).await, 33);
+}
+
+async fn reference_data_needs_its_permission(t: TestDb) {
+    let w = World::new(t).await;
+    let only_api = users::create(
+        &w.app,
+        &w.operator.authorize::<can::UsersWrite>().unwrap(),
+        UserInput {
+            email: "bare.api@urgent.example".into(),
+            name: "Bare".into(),
+            user_type: "Management".into(),
+            role_packages: vec!["REST API".into()],
+            site_access: "none".into(),
+            password: Some(SecretString::from("another long password")),
+            ..UserInput::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let creds =
+        credentials::generate(&w.app, &w.operator, &principal(&w.app, &w.operator, only_api).await).await.unwrap();
+    let (status, body) =
+        signed_get(&w, &creds.token, creds.secret.expose_secret(), "/rest/matrices/urgent%20si/reactive").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["Messages"][0]["Key"], "BrokenRule_Authorization_MissingPermission");
+    let (status, _) = signed_get(&w, &creds.token, creds.secret.expose_secret(), ME).await;
+    assert_eq!(status, StatusCode::OK, "who-am-I needs only REST API");
 }

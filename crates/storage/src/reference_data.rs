@@ -1,0 +1,136 @@
+//! Matrix items and reference list values.
+
+use caretaker_domain::matrix::{MatrixType, ReferenceGroup};
+use caretaker_domain::tenant::TenantId;
+use sqlx::{AnyConnection, Executor, Row};
+
+use crate::{StorageError, flag};
+
+/// A matrix item as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatrixItem {
+    pub code: String,
+    pub name: String,
+    pub parent_code: Option<String>,
+    pub is_active: bool,
+}
+
+pub async fn insert_matrix_item(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    matrix_type: MatrixType,
+    code: &str,
+    name: &str,
+    parent_code: Option<&str>,
+) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query(
+            "INSERT INTO matrix_items (tenant_id, matrix_type, code, name, parent_code) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tenant.0)
+        .bind(matrix_type.name())
+        .bind(code)
+        .bind(name)
+        .bind(parent_code),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The items of one matrix type, by code.
+pub async fn matrix_items<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    matrix_type: MatrixType,
+) -> Result<Vec<MatrixItem>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT code, name, parent_code, is_active FROM matrix_items
+                 WHERE tenant_id = $1 AND matrix_type = $2 ORDER BY code",
+            )
+            .bind(tenant.0)
+            .bind(matrix_type.name()),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(MatrixItem {
+                code: row.try_get("code")?,
+                name: row.try_get("name")?,
+                parent_code: row.try_get("parent_code")?,
+                is_active: row.try_get::<i64, _>("is_active")? != 0,
+            })
+        })
+        .collect()
+}
+
+/// How many matrix items the tenant has (0: it has no configuration yet).
+pub async fn matrix_item_count<'c, E>(executor: E, tenant: TenantId) -> Result<i64, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_one(sqlx::query("SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1").bind(tenant.0))
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// A reference list value as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceValue {
+    pub value: String,
+    pub is_active: bool,
+}
+
+pub async fn insert_reference_value(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    group: ReferenceGroup,
+    value: &str,
+    sort_order: i64,
+) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query(
+            "INSERT INTO reference_values (tenant_id, list_group, value, value_key, is_active, sort_order)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant.0)
+        .bind(group.name())
+        .bind(value)
+        .bind(value.to_lowercase())
+        .bind(flag(true))
+        .bind(sort_order),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The values of one group, in their order.
+pub async fn reference_values<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    group: ReferenceGroup,
+) -> Result<Vec<ReferenceValue>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT value, is_active FROM reference_values WHERE tenant_id = $1 AND list_group = $2
+                 ORDER BY sort_order, value_key",
+            )
+            .bind(tenant.0)
+            .bind(group.name()),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ReferenceValue { value: row.try_get("value")?, is_active: row.try_get::<i64, _>("is_active")? != 0 })
+        })
+        .collect()
+}
