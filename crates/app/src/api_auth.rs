@@ -196,10 +196,8 @@ impl ApiAuthenticator {
                 Ok(caller)
             }
             None => {
-                if let Some(stamp) = &stamp {
-                    if stamp.require_strict_signing && strict.is_none() {
-                        return Err(ApiAuthError::StrictRequired);
-                    }
+                if stamp.as_ref().is_some_and(|stamp| stamp.require_strict_signing) && strict.is_none() {
+                    return Err(ApiAuthError::StrictRequired);
                 }
                 Err(self.fail(app, &request, token, stamp.map(|s| s.tenant), now).await)
             }
@@ -229,10 +227,10 @@ impl ApiAuthenticator {
         if stamp.require_strict_signing && strict.is_none() {
             return Ok(None);
         }
-        if let Some(strict) = strict {
-            if request.body_sha256.is_none_or(|body| !body.eq_ignore_ascii_case(strict.content_sha256)) {
-                return Ok(None);
-            }
+        if let Some(strict) = strict
+            && request.body_sha256.is_none_or(|body| !body.eq_ignore_ascii_case(strict.content_sha256))
+        {
+            return Ok(None);
         }
         let cached = self.cached(app, authorization.token, stamp).await?;
         if !cached.principal.permissions.contains(Permission::RestApiUse) {
@@ -285,10 +283,11 @@ impl ApiAuthenticator {
 
     /// The cached secrets and rights of `token`, reloaded when a version moved.
     async fn cached(&self, app: &App, token: &str, stamp: &Stamp) -> Result<Arc<Cached>, ApiAuthError> {
-        if let Some(hit) = self.cache.read().ok().and_then(|cache| cache.get(token).cloned()) {
-            if hit.version == stamp.version && hit.access_version == stamp.access_version {
-                return Ok(hit);
-            }
+        if let Some(hit) = self.cache.read().ok().and_then(|cache| cache.get(token).cloned())
+            && hit.version == stamp.version
+            && hit.access_version == stamp.access_version
+        {
+            return Ok(hit);
         }
         let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
         let principal = Principal::load(&mut conn, stamp.tenant, &stamp.tenant_name, stamp.user)

@@ -31,7 +31,7 @@ pub fn master_key_file(dir: &Path) -> PathBuf {
     path
 }
 
-/// A running server on an ephemeral port.
+/// A running server, on an ephemeral port unless `args` name a `--listen` address.
 pub struct Server {
     child: Child,
     pub base: String,
@@ -42,7 +42,10 @@ pub struct Server {
 impl Server {
     pub async fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = caretaker(Some(dir));
-        command.args(args).args(["--listen", "127.0.0.1:0"]);
+        command.args(args);
+        if !args.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         for (k, v) in env {
             command.env(k, v);
         }
@@ -167,4 +170,9 @@ impl Drop for Proxy {
         self.accept.abort();
         self.set_up(false);
     }
+}
+
+/// A port nothing listens on right now (for a server whose banner must show its real port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -60,17 +60,15 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     }
     let logins = std::fs::read_to_string(&login_file).unwrap_or_default();
 
-    let host = match settings.listen.ip() {
+    let listener = serve::bind(settings).await?;
+    let bound = listener.local_addr().map_err(|err| Failure::refused(format!("listening socket: {err}")))?;
+    let host = match bound.ip() {
         ip if ip.is_unspecified() => String::from("127.0.0.1"),
         ip => ip.to_string(),
     };
     println!();
     println!("  Caretaker demo");
-    println!(
-        "  URL:        http://{host}:{}{}/sign-in",
-        settings.listen.port(),
-        caretaker_http::tenant_path(DEMO_TENANT)
-    );
+    println!("  URL:        http://{host}:{}{}/sign-in", bound.port(), caretaker_http::tenant_path(DEMO_TENANT));
     println!("  Tenant:     {DEMO_TENANT}");
     let mut first = true;
     for line in logins.lines() {
@@ -96,7 +94,9 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     }
     println!("  (logins kept in {} for the next start)", login_file.display());
     let token = std::fs::read_to_string(settings.data_dir.join(API_TOKEN_FILE)).unwrap_or_default();
-    let secret_file = settings.data_dir.join(API_SECRET_FILE);
+    // Absolute, so the printed command works from any folder.
+    let secret_file =
+        std::fs::canonicalize(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone()).join(API_SECRET_FILE);
     if let (false, Ok(secret)) = (token.trim().is_empty(), std::fs::read_to_string(&secret_file)) {
         println!();
         println!("  Integration user's API credentials ({DEMO_INTEGRATION}):");
@@ -105,14 +105,14 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
         println!("  Try a signed call:");
         println!(
             "  cargo run --release -- api --base-url http://{host}:{} --token {} --secret-file {} GET /rest/users/{}/me",
-            settings.listen.port(),
+            bound.port(),
             token.trim(),
             secret_file.display(),
             DEMO_TENANT.to_lowercase()
         );
     }
     println!();
-    serve::run(settings, Some(app)).await
+    serve::run_on(settings, app, listener).await
 }
 
 /// Sample data: a contractor with a child, a contractor user, and an integration user with

@@ -17,9 +17,18 @@ pub async fn run(settings: &Settings, app: Option<App>) -> Result<(), Failure> {
         Some(app) => app,
         None => startup::open_app(settings).await?,
     };
-    let listener = TcpListener::bind(settings.listen)
+    run_on(settings, app, bind(settings).await?).await
+}
+
+/// Opens the listening socket (before anything is printed that names its port).
+pub async fn bind(settings: &Settings) -> Result<TcpListener, Failure> {
+    TcpListener::bind(settings.listen)
         .await
-        .map_err(|err| Failure::refused(format!("cannot listen on {}: {err}", settings.listen)))?;
+        .map_err(|err| Failure::refused(format!("cannot listen on {}: {err}", settings.listen)))
+}
+
+/// Serves `app` on an open socket until SIGTERM or SIGINT.
+pub async fn run_on(settings: &Settings, app: App, listener: TcpListener) -> Result<(), Failure> {
     let address = listener.local_addr().map_err(|err| Failure::refused(format!("listening socket: {err}")))?;
     info!(%address, backend = app.db.backend().name(), "listening");
     // One line on stdout that scripts (and tests) can wait for; with port 0 it names the

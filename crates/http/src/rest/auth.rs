@@ -107,10 +107,10 @@ fn refusal(err: ApiAuthError) -> Response {
     let mut response = envelope(status, &[BrokenRule::new("Authentication", problem, message)]);
     let headers = response.headers_mut();
     headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("TCN"));
-    if let ApiAuthError::Throttled { retry_after_seconds } = err {
-        if let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
-            headers.insert(header::RETRY_AFTER, value);
-        }
+    if let ApiAuthError::Throttled { retry_after_seconds } = err
+        && let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string())
+    {
+        headers.insert(header::RETRY_AFTER, value);
     }
     response
 }
