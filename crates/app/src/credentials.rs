@@ -186,7 +186,8 @@ async fn revoke_as(app: &App, by: &Principal, user: UserId) -> Result<(), AppErr
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let Some(found) = credentials::of_user(&mut tx, user).await? else { return Err(AppError::NotFound) };
-    if found.tenant != by.tenant {
+    // Another tenant's, or already revoked: nothing to revoke (and nothing to audit twice).
+    if found.tenant != by.tenant || found.revoked_at.is_some() {
         return Err(AppError::NotFound);
     }
     let Some(target) = caretaker_storage::users::get(&mut tx, by.tenant, user).await? else {

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod contractors;
 pub mod credentials;
 pub mod error;
+pub mod mail;
 pub mod master_key;
 pub mod password;
 pub mod principal;
@@ -39,6 +40,8 @@ pub struct App {
     pub secret_cipher: Arc<master_key::SecretCipher>,
     /// The REST API's authenticator and its per-process cache.
     pub api_auth: Arc<api_auth::ApiAuthenticator>,
+    /// `Some` when SMTP is configured.
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 impl App {
@@ -50,7 +53,14 @@ impl App {
             master_key: Arc::new(master_key),
             secret_cipher,
             api_auth: Arc::new(api_auth::ApiAuthenticator::default()),
+            mailer: None,
         }
+    }
+
+    /// Sends e-mail through `mailer` (set-password links).
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
     }
 }
 

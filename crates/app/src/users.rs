@@ -40,6 +40,8 @@ pub struct UserInput {
 pub struct CreatedUser {
     pub id: UserId,
     pub set_password_token: Option<String>,
+    /// The link was also e-mailed to the user (SMTP configured and the relay took it).
+    pub emailed: bool,
 }
 
 /// Values that passed their checks.
@@ -291,7 +293,13 @@ pub async fn create(
         None
     };
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(CreatedUser { id, set_password_token })
+    let emailed = match (&app.mailer, &set_password_token) {
+        (Some(mailer), Some(token)) => {
+            mailer.send_set_password_link(checked.email.as_str(), &by.tenant_name, token).await
+        }
+        _ => false,
+    };
+    Ok(CreatedUser { id, set_password_token, emailed })
 }
 
 /// Changes a user's details and packages (the same window as Create).
@@ -519,6 +527,11 @@ pub async fn reset_passwords(
         links.push((user.email, token));
     }
     tx.commit().await.map_err(StorageError::from)?;
+    if let Some(mailer) = &app.mailer {
+        for (email, token) in &links {
+            mailer.send_set_password_link(email, &by.tenant_name, token).await;
+        }
+    }
     Ok(links)
 }
 

@@ -56,6 +56,15 @@ pub struct GlobalArgs {
     /// Delivery attempts before an outbound callback is a terminal failure [env: CARETAKER_OUTBOUND_MAX_ATTEMPTS] [default: 10]
     #[arg(long, global = true, value_name = "N")]
     pub outbound_max_attempts: Option<u32>,
+    /// SMTP relay for e-mail, e.g. smtps://user:pass@mail.example.com [env: CARETAKER_SMTP_URL] [default: no e-mail]
+    #[arg(long, global = true, value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// Read the SMTP URL from a file (it may hold a password) [env: CARETAKER_SMTP_URL_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub smtp_url_file: Option<PathBuf>,
+    /// The sender of e-mail [env: CARETAKER_SMTP_FROM] [default: caretaker@localhost]
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -48,6 +48,9 @@ pub struct Layer {
     pub outbound_allow_insecure: Option<bool>,
     pub outbound_retry_initial_ms: Option<u64>,
     pub outbound_max_attempts: Option<u32>,
+    pub smtp_url: Option<String>,
+    pub smtp_url_file: Option<PathBuf>,
+    pub smtp_from: Option<String>,
 }
 
 impl Layer {
@@ -66,6 +69,9 @@ impl Layer {
             outbound_allow_insecure: self.outbound_allow_insecure.or(lower.outbound_allow_insecure),
             outbound_retry_initial_ms: self.outbound_retry_initial_ms.or(lower.outbound_retry_initial_ms),
             outbound_max_attempts: self.outbound_max_attempts.or(lower.outbound_max_attempts),
+            smtp_url: self.smtp_url.or(lower.smtp_url),
+            smtp_url_file: self.smtp_url_file.or(lower.smtp_url_file),
+            smtp_from: self.smtp_from.or(lower.smtp_from),
         }
     }
 
@@ -84,6 +90,9 @@ impl Layer {
             outbound_allow_insecure: args.outbound_allow_insecure.then_some(true),
             outbound_retry_initial_ms: args.outbound_retry_initial_ms,
             outbound_max_attempts: args.outbound_max_attempts,
+            smtp_url: args.smtp_url.clone(),
+            smtp_url_file: args.smtp_url_file.clone(),
+            smtp_from: args.smtp_from.clone(),
         }
     }
 
@@ -132,6 +141,9 @@ impl Layer {
                 "OUTBOUND_MAX_ATTEMPTS" => {
                     layer.outbound_max_attempts = Some(parse_number(&value).map_err(|e| env_error(&name, e))?);
                 }
+                "SMTP_URL" => layer.smtp_url = Some(value),
+                "SMTP_URL_FILE" => layer.smtp_url_file = Some(PathBuf::from(value)),
+                "SMTP_FROM" => layer.smtp_from = Some(value),
                 _ => return Err(error(format!("unknown setting {name} in the environment"))),
             }
         }
@@ -189,6 +201,9 @@ pub struct Settings {
     pub outbound_allow_insecure: bool,
     pub outbound_retry_initial_ms: u64,
     pub outbound_max_attempts: u32,
+    /// `None`: no e-mail is sent.
+    pub smtp_url: Option<SecretString>,
+    pub smtp_from: String,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./caretaker-data";
@@ -256,7 +271,24 @@ pub fn resolve(flags: Layer, env: Layer, file: Layer) -> Result<Settings, Config
         return Err(error("outbound max attempts must be between 1 and 100"));
     }
 
+    let smtp_url = match (merged.smtp_url, merged.smtp_url_file) {
+        (Some(url), _) => Some(url),
+        (None, Some(path)) => Some(read_secret_file(&path, "SMTP URL file")?),
+        (None, None) => None,
+    };
+    if let Some(url) = &smtp_url
+        && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+    {
+        return Err(error("the SMTP URL must start with smtp:// or smtps://"));
+    }
+    let smtp_from = merged.smtp_from.unwrap_or_else(|| String::from("caretaker@localhost"));
+    if caretaker_domain::user::Email::parse(&smtp_from).is_err() {
+        return Err(error(format!("the SMTP sender {smtp_from:?} is not an e-mail address")));
+    }
+
     Ok(Settings {
+        smtp_url: smtp_url.map(SecretString::from),
+        smtp_from,
         data_dir: merged.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
         database_url: database_url.map(SecretString::from),
         uses_postgres,
@@ -415,6 +447,22 @@ mod tests {
         let s = resolve(layer, Layer::default(), Layer::default()).unwrap();
         assert_eq!(s.database_url.unwrap().expose_secret(), "postgres://u:secret@db/caretaker");
         assert!(s.uses_postgres);
+    }
+
+    #[test]
+    fn smtp_settings() {
+        let s = resolve(Layer::default(), Layer::default(), Layer::default()).unwrap();
+        assert!(s.smtp_url.is_none());
+        let environment =
+            env(&[("CARETAKER_SMTP_URL", "smtp://127.0.0.1:2525"), ("CARETAKER_SMTP_FROM", "ops@example.com")])
+                .unwrap();
+        let s = resolve(Layer::default(), environment, Layer::default()).unwrap();
+        assert_eq!(s.smtp_url.unwrap().expose_secret(), "smtp://127.0.0.1:2525");
+        assert_eq!(s.smtp_from, "ops@example.com");
+        let bad = Layer { smtp_url: Some("http://x".into()), ..Layer::default() };
+        assert!(resolve(bad, Layer::default(), Layer::default()).is_err());
+        let bad_from = Layer { smtp_from: Some("nobody".into()), ..Layer::default() };
+        assert!(resolve(bad_from, Layer::default(), Layer::default()).is_err());
     }
 
     #[test]

@@ -63,7 +63,16 @@ pub async fn open_app(settings: &Settings) -> Result<App, Failure> {
     .map_err(|err| Failure::usage(format!("master key: {err}")))?;
     let db = open_db(settings).await?;
     master_key.check_against(&db).await.map_err(|err| Failure::usage(format!("master key: {err}")))?;
-    let app = App::new(db, Arc::new(SystemClock), master_key);
+    let mut app = App::new(db, Arc::new(SystemClock), master_key);
+    if let Some(url) = &settings.smtp_url {
+        let origin = match &settings.public_base_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", settings.listen),
+        };
+        let mailer = caretaker_app::mail::Mailer::new(url.expose_secret(), &settings.smtp_from, &origin)
+            .map_err(|err| Failure::usage(format!("SMTP: {err}")))?;
+        app = app.with_mailer(mailer);
+    }
     caretaker_app::reference_data::ensure_defaults(&app)
         .await
         .map_err(|err| Failure::refused(format!("cannot write the default configuration: {err}")))?;

@@ -50,6 +50,9 @@ pub async fn run(command: UserCommand, settings: &Settings) -> Result<(), Failur
                     caretaker_http::tenant_path(&operator.tenant_name)
                 );
                 println!("Set-password link (works once, for {} days): {base}", users::SET_PASSWORD_LINK_DAYS);
+                if created.emailed {
+                    println!("The link was also e-mailed to {email}.");
+                }
             }
             None => println!("The account is active with the given password."),
         }

@@ -128,7 +128,20 @@ async fn act_inner(state: &AppState, web: &Web, action: &str, fields: &Fields) -
     must_hold_rest_api(web)?;
     let me = web.principal();
     let outcome: Result<Option<SecretString>, AppError> = match action {
-        "generate" => credentials::generate(&state.app, me, me).await.map(|generated| Some(generated.secret)),
+        "generate" => {
+            // A stale form or a double submit must not replace a pair a running integration
+            // uses: regenerating live credentials is what the rotate buttons are for.
+            let live = credentials::view_own(&state.app, me).await?.is_some_and(|v| v.credential.revoked_at.is_none());
+            if live {
+                Err(AppError::conflict(caretaker_domain::BrokenRule::new(
+                    "ApiCredentials",
+                    "AlreadyGenerated",
+                    "You already have API credentials: rotate the token or the secret instead",
+                )))
+            } else {
+                credentials::generate(&state.app, me, me).await.map(|generated| Some(generated.secret))
+            }
+        }
         "rotate-token" => credentials::rotate_token(&state.app, me).await.map(|_| None),
         "rotate-secret" => {
             let grace =

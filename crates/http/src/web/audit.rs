@@ -35,6 +35,8 @@ const ACTIONS: &[(&str, &str)] = &[
     ("user.package_", "Role packages granted or removed"),
     ("user.password", "Passwords"),
     ("contractor.", "Contractors"),
+    ("api_credentials.", "API credentials"),
+    ("api.authentication_failed", "Failed API authentications"),
     ("role_package.", "Role packages"),
     ("tenant.", "Tenant"),
 ];

@@ -401,6 +401,7 @@ async fn create_in(state: &AppState, web: &Web, fields: &Fields, fixed: Option<&
                 @if let Some(link) = link {
                     p { "Give them this set-password link. It works once, for " (users::SET_PASSWORD_LINK_DAYS) " days, and is not shown again:" }
                     p { code.link-out #set-password-link { (link) } }
+                    @if created.emailed { p #emailed { "It was also e-mailed to " (values.email) "." } }
                 }
                 p {
                     a #back-to-users href={ (web.base) "/system/users" } { "Back to Users" }

@@ -15,6 +15,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 mod web;
+mod web_api;
 
 fn state(t: &TestDb) -> AppState {
     AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()))

@@ -30,15 +30,15 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use tower::ServiceExt;
 
-const TENANT: &str = "Acme Fuel";
+pub(crate) const TENANT: &str = "Acme Fuel";
 /// `tenant_path(TENANT)`, spelled out once so the encoding itself is checked.
-const BASE: &str = "/t/Acme%20Fuel";
-const ADMIN_EMAIL: &str = "admin@acme.example";
-const ADMIN_PASSWORD: &str = "correct horse battery staple";
-const PASSWORD: &str = "a user's long enough password";
+pub(crate) const BASE: &str = "/t/Acme%20Fuel";
+pub(crate) const ADMIN_EMAIL: &str = "admin@acme.example";
+pub(crate) const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "a user's long enough password";
 const NEW_PASSWORD: &str = "an entirely new passphrase";
 /// The peer address the test client claims (as `ConnectInfo`, which a real server sets).
-const PEER: &str = "203.0.113.7";
+pub(crate) const PEER: &str = "203.0.113.7";
 
 // ---------------------------------------------------------------------------------------
 // The client: a cookie jar over the real router
@@ -46,14 +46,14 @@ const PEER: &str = "203.0.113.7";
 
 /// A response, read whole.
 #[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .unwrap_or_else(|| panic!("no Location ({}): {}", self.status, self.body))
@@ -72,24 +72,24 @@ impl Reply {
 
     /// Asserts a 303 to `to`.
     #[track_caller]
-    fn assert_see_other(&self, to: &str) {
+    pub(crate) fn assert_see_other(&self, to: &str) {
         assert_eq!(self.status, StatusCode::SEE_OTHER, "expected a redirect to {to}: {}", self.body);
         assert_eq!(self.location(), to);
     }
 
     #[track_caller]
-    fn assert_status(&self, status: StatusCode) {
+    pub(crate) fn assert_status(&self, status: StatusCode) {
         assert_eq!(self.status, status, "{}", self.body);
     }
 }
 
 /// A browser without JavaScript that follows nothing by itself: it keeps cookies (dropping
 /// those set empty or with `Max-Age=0`) and the session's CSRF token once told to read it.
-struct Client {
+pub(crate) struct Client {
     state: AppState,
     jar: BTreeMap<String, String>,
     peer: Option<SocketAddr>,
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 fn encode(fields: &[(&str, &str)]) -> String {
@@ -137,17 +137,17 @@ impl Client {
         Reply { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
     }
 
-    async fn get(&mut self, path: &str) -> Reply {
+    pub(crate) async fn get(&mut self, path: &str) -> Reply {
         self.send(Method::GET, path, None).await
     }
 
     /// Posts exactly `fields` (no CSRF token added).
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         self.send(Method::POST, path, Some(fields)).await
     }
 
     /// Posts `fields` with the session's CSRF token, as the page's own form would.
-    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let csrf = self.csrf.clone();
         assert!(!csrf.is_empty(), "read the CSRF token from a signed-in page first");
         let mut all = vec![("csrf", csrf.as_str())];
@@ -185,7 +185,7 @@ fn session_cookie_name(tenant: &Tenant) -> String {
 
 /// The value of the first hidden `csrf` field.
 #[track_caller]
-fn hidden_csrf(body: &str) -> String {
+pub(crate) fn hidden_csrf(body: &str) -> String {
     let marker = r#"name="csrf" value=""#;
     let start = body.find(marker).unwrap_or_else(|| panic!("no csrf field in {body}")) + marker.len();
     let end = start + body[start..].find('"').unwrap();
@@ -193,7 +193,7 @@ fn hidden_csrf(body: &str) -> String {
 }
 
 /// The broken-rule keys shown above a refused form.
-fn data_keys(body: &str) -> Vec<String> {
+pub(crate) fn data_keys(body: &str) -> Vec<String> {
     body.match_indices(r#"data-key=""#)
         .map(|(i, m)| {
             let start = i + m.len();
@@ -222,7 +222,7 @@ fn the_link(body: &str) -> String {
 }
 
 /// The actions listed in the Audit Log table, top to bottom.
-fn audit_rows(body: &str) -> Vec<String> {
+pub(crate) fn audit_rows(body: &str) -> Vec<String> {
     let table = &body[body.find(r#"id="audit-log""#).expect("the audit log table")..];
     table
         .match_indices("<code>")
@@ -233,7 +233,7 @@ fn audit_rows(body: &str) -> Vec<String> {
         .collect()
 }
 
-fn has_row(body: &str, email: &str) -> bool {
+pub(crate) fn has_row(body: &str, email: &str) -> bool {
     body.contains(&format!(r#"data-email="{email}""#))
 }
 
@@ -245,11 +245,11 @@ fn sees_system_menu(body: &str) -> bool {
 // The world: a tenant with its Administrator, and helpers that go through the use cases
 // ---------------------------------------------------------------------------------------
 
-struct World {
-    t: TestDb,
-    state: AppState,
-    tenant: Tenant,
-    base: String,
+pub(crate) struct World {
+    pub(crate) t: TestDb,
+    pub(crate) state: AppState,
+    pub(crate) tenant: Tenant,
+    pub(crate) base: String,
     admin: UserId,
 }
 
@@ -280,7 +280,7 @@ async fn create_tenant(
 }
 
 impl World {
-    async fn new(t: TestDb) -> World {
+    pub(crate) async fn new(t: TestDb) -> World {
         let state = AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()));
         let (tenant, admin, _) = create_tenant(&state.app, &t, TENANT, ADMIN_EMAIL, Some(ADMIN_PASSWORD)).await;
         let base = tenant_path(tenant.name.as_str());
@@ -288,22 +288,22 @@ impl World {
         World { t, state, tenant, base, admin }
     }
 
-    fn app(&self) -> &App {
+    pub(crate) fn app(&self) -> &App {
         &self.state.app
     }
 
-    fn path(&self, rest: &str) -> String {
+    pub(crate) fn path(&self, rest: &str) -> String {
         format!("{}{rest}", self.base)
     }
 
     /// Another tenant with an Administrator who chose a password.
-    async fn other_tenant(&self, name: &str, admin_email: &str) -> (Tenant, UserId) {
+    pub(crate) async fn other_tenant(&self, name: &str, admin_email: &str) -> (Tenant, UserId) {
         let (tenant, admin, _) = create_tenant(self.app(), &self.t, name, admin_email, Some(ADMIN_PASSWORD)).await;
         (tenant, admin)
     }
 
     /// An active user (password [`PASSWORD`]) made by the operator.
-    async fn user(
+    pub(crate) async fn user(
         &self,
         tenant: &Tenant,
         email: &str,
@@ -388,11 +388,11 @@ impl World {
     }
 
     /// The tenant's audit log, newest first.
-    async fn audit(&self) -> Vec<Entry> {
+    pub(crate) async fn audit(&self) -> Vec<Entry> {
         audit::recent(&self.t.db, self.tenant.id, 1000).await.unwrap()
     }
 
-    async fn audit_of(&self, action: &str) -> Vec<Entry> {
+    pub(crate) async fn audit_of(&self, action: &str) -> Vec<Entry> {
         self.audit().await.into_iter().filter(|e| e.action == action).collect()
     }
 
@@ -401,7 +401,7 @@ impl World {
     }
 
     /// A client that has not signed in, calling from [`PEER`].
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client {
             state: self.state.clone(),
             jar: BTreeMap::new(),
@@ -411,7 +411,7 @@ impl World {
     }
 
     /// A client signed in to the tenant, with its CSRF token read from the home page.
-    async fn signed_in(&self, email: &str, password: &str) -> Client {
+    pub(crate) async fn signed_in(&self, email: &str, password: &str) -> Client {
         let mut client = self.client();
         let reply = client.sign_in(&self.base, email, password).await;
         reply.assert_see_other(&self.path("/"));
@@ -419,13 +419,13 @@ impl World {
         client
     }
 
-    async fn admin_client(&self) -> Client {
+    pub(crate) async fn admin_client(&self) -> Client {
         self.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 
     /// Everything a refused call must not have changed: row counts of every table that
     /// matters, and every tenant's users with their packages, status and timestamps.
-    async fn snapshot(&self) -> String {
+    pub(crate) async fn snapshot(&self) -> String {
         let mut out = String::new();
         for what in [
             "tenants",
