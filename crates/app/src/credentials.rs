@@ -84,17 +84,38 @@ fn event<'a>(by: &'a Principal, action: &'a str, target: &'a str, detail: &'a st
     }
 }
 
+/// The longest expiry a credential may be given.
+pub const MAX_EXPIRY_DAYS: i64 = 3650;
+
 /// Generates (or regenerates) `target`'s token and secret. `by` is the target itself
 /// (Account Settings) or the operator (the command line). The old pair dies at once.
 pub async fn generate(app: &App, by: &Principal, target: &Principal) -> Result<Generated, AppError> {
+    generate_expiring(app, by, target, None).await
+}
+
+/// [`generate`], with the credential expiring after `expires_in_days` (1 to 3,650).
+pub async fn generate_expiring(
+    app: &App,
+    by: &Principal,
+    target: &Principal,
+    expires_in_days: Option<i64>,
+) -> Result<Generated, AppError> {
     needs_rest_api(target)?;
+    if expires_in_days.is_some_and(|days| !(1..=MAX_EXPIRY_DAYS).contains(&days)) {
+        return Err(AppError::invalid(BrokenRule::new(
+            "ApiCredentials",
+            "InvalidExpiry",
+            "A credential may expire after 1 to 3,650 days",
+        )));
+    }
     let Some(user) = target.user else { return Err(AppError::NotFound) };
     let token = new_token();
     let secret = random_secret();
     let ciphertext = app.secret_cipher.encrypt(&token, secret.expose_secret())?;
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let id = credentials::upsert(&mut tx, target.tenant, user, &token, &created_by(by), None, now).await?;
+    let expires_at = expires_in_days.map(|days| now.plus_seconds(days * 86_400));
+    let id = credentials::upsert(&mut tx, target.tenant, user, &token, &created_by(by), expires_at, now).await?;
     credentials::add_secret(&mut tx, id, &ciphertext, &credential::last_four(secret.expose_secret()), now, now).await?;
     audit::record(
         &mut tx,

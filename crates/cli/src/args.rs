@@ -188,6 +188,9 @@ pub enum CredentialsCommand {
         tenant: String,
         #[arg(long, value_name = "EMAIL")]
         email: String,
+        /// The credential stops working after this many days (1 to 3650) [default: no expiry]
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<i64>,
     },
     /// Revoke the user's credentials
     Revoke {

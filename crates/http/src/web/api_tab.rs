@@ -96,6 +96,14 @@ fn page(web: &Web, view: Option<&CredentialView>, fresh: Fresh<'_>, rules: &[car
             } @else {
                 form method="post" action={ (base) "/account/api/generate" } {
                     input type="hidden" name="csrf" value=(csrf);
+                    label.inline for="expires" { "Expires" }
+                    select #expires name="expires" {
+                        option value="" selected { "never (unless the tenant limits credential age)" }
+                        option value="30" { "after 30 days" }
+                        option value="90" { "after 90 days" }
+                        option value="365" { "after a year" }
+                    }
+                    " "
                     button #generate type="submit" { "Generate API Token and API Secret Key" }
                 }
             }
@@ -139,7 +147,13 @@ async fn act_inner(state: &AppState, web: &Web, action: &str, fields: &Fields) -
                     "You already have API credentials: rotate the token or the secret instead",
                 )))
             } else {
-                credentials::generate(&state.app, me, me).await.map(|generated| Some(generated.secret))
+                let expires = match fields.get("expires").trim() {
+                    "" => None,
+                    days => Some(days.parse::<i64>().map_err(|_| PageError::BadRequest("Unknown expiry".into()))?),
+                };
+                credentials::generate_expiring(&state.app, me, me, expires)
+                    .await
+                    .map(|generated| Some(generated.secret))
             }
         }
         "rotate-token" => credentials::rotate_token(&state.app, me).await.map(|_| None),

@@ -11,6 +11,7 @@ mod contractors;
 mod form;
 pub(crate) mod page;
 mod role_packages;
+mod settings;
 mod sign_in;
 mod users;
 
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route(&t("/system/role-packages/new"), get(role_packages::new_page).post(role_packages::create))
         .route(&t("/system/role-packages/{id}"), get(role_packages::show))
         .route(&t("/system/audit-log"), get(audit::list))
+        .route(&t("/system/settings"), get(settings::show).post(settings::save))
         .route(&t("/manage/contractors"), get(contractors::list))
         .route(&t("/manage/contractors/new"), get(contractors::new_page).post(contractors::create))
         .route(&t("/manage/contractors/{id}"), get(contractors::show))

@@ -173,6 +173,9 @@ pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Ma
                                     @if can(Permission::ApiCredentialsAdminister) {
                                         li { a href={ (base) "/system/api-credentials" } { "API Credentials" } }
                                     }
+                                    @if can(Permission::ConfigurationWrite) {
+                                        li { a href={ (base) "/system/settings" } { "Settings" } }
+                                    }
                                     @if can(Permission::AuditLogRead) {
                                         li { a href={ (base) "/system/audit-log" } { "Audit Log" } }
                                     }

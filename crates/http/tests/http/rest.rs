@@ -145,6 +145,7 @@ both_backends!(
     the_reverse_proxy_prefix_is_part_of_the_signed_path,
     matrices_and_reference_lists_of_the_default_configuration,
     reference_data_needs_its_permission,
+    credential_expiry_and_the_tenants_signing_settings,
 );
 
 async fn the_dotnet_and_postman_styles_both_work(t: TestDb) {
@@ -605,4 +606,64 @@ async fn reference_data_needs_its_permission(t: TestDb) {
     assert_eq!(body["Messages"][0]["Key"], "BrokenRule_Authorization_MissingPermission");
     let (status, _) = signed_get(&w, &creds.token, creds.secret.expose_secret(), ME).await;
     assert_eq!(status, StatusCode::OK, "who-am-I needs only REST API");
+}
+
+async fn credential_expiry_and_the_tenants_signing_settings(t: TestDb) {
+    use caretaker_app::tenant_settings::{self, SigningSettings};
+    let w = World::new(t).await;
+    let me = w.me().await;
+    let expiring = credentials::generate_expiring(&w.app, &w.operator, &me, Some(30)).await.unwrap();
+    assert!(credentials::generate_expiring(&w.app, &w.operator, &me, Some(0)).await.is_err());
+    assert!(credentials::generate_expiring(&w.app, &w.operator, &me, Some(3651)).await.is_err());
+    // The refused calls changed nothing: the expiring pair still works.
+    let (status, body) = signed_get(&w, &expiring.token, expiring.secret.expose_secret(), ME).await;
+    assert_eq!(status, StatusCode::OK);
+    let expected_expiry = w.now().plus_seconds(30 * 86_400).to_rfc3339();
+    assert_eq!(body["CredentialExpiresAtUtc"], expected_expiry.as_str());
+    w.t.clock.advance_seconds(30 * 86_400 - 10);
+    assert_eq!(signed_get(&w, &expiring.token, expiring.secret.expose_secret(), ME).await.0, StatusCode::OK);
+    w.t.clock.advance_seconds(20);
+    assert_eq!(
+        signed_get(&w, &expiring.token, expiring.secret.expose_secret(), ME).await.0,
+        StatusCode::UNAUTHORIZED,
+        "expired"
+    );
+
+    // The tenant's maximum age applies to credentials without an expiry of their own.
+    let can_configure = w.operator.authorize::<can::ConfigurationWrite>().unwrap();
+    let fresh = credentials::generate(&w.app, &w.operator, &me).await.unwrap();
+    let limited =
+        SigningSettings { clock_skew_seconds: 300, require_strict_signing: false, max_credential_age_days: Some(3) };
+    tenant_settings::update(&w.app, &can_configure, &limited).await.unwrap();
+    let (status, body) = signed_get(&w, &fresh.token, fresh.secret.expose_secret(), ME).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["CredentialExpiresAtUtc"], w.now().plus_seconds(3 * 86_400).to_rfc3339().as_str());
+    w.t.clock.advance_seconds(3 * 86_400 + 1);
+    assert_eq!(
+        signed_get(&w, &fresh.token, fresh.secret.expose_secret(), ME).await.0,
+        StatusCode::UNAUTHORIZED,
+        "too old"
+    );
+
+    // A narrower skew window applies at once.
+    let fresh = credentials::generate(&w.app, &w.operator, &me).await.unwrap();
+    let narrow =
+        SigningSettings { clock_skew_seconds: 60, require_strict_signing: false, max_credential_age_days: None };
+    tenant_settings::update(&w.app, &can_configure, &narrow).await.unwrap();
+    let late = tcn::format_timestamp(w.now().plus_seconds(-100));
+    let headers = dotnet_headers(&fresh.token, fresh.secret.expose_secret(), "GET", ME, &late);
+    let (status, body, _, _) = send(&w.state, "GET", ME, &headers, "").await;
+    assert_eq!(
+        (status, key(&body).as_str()),
+        (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_TimestampOutsideWindow")
+    );
+    assert!(body.contains("60 seconds"), "{body}");
+
+    // Out-of-range settings are refused and change nothing.
+    let bad = SigningSettings { clock_skew_seconds: 5, require_strict_signing: true, max_credential_age_days: Some(0) };
+    let err = tenant_settings::update(&w.app, &can_configure, &bad).await.unwrap_err();
+    let caretaker_app::AppError::Invalid(rules) = err else { panic!("expected broken rules") };
+    let keys: Vec<_> = rules.rules().iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["BrokenRule_Tenant_InvalidClockSkew", "BrokenRule_Tenant_InvalidMaxCredentialAge"]);
+    assert_eq!(tenant_settings::get(&w.app, &can_configure).await.unwrap(), narrow);
 }

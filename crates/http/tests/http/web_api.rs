@@ -186,7 +186,73 @@ both_backends!(
     the_credential_report_shows_the_tenants_credentials_to_administrators_only,
     administrators_revoke_credentials_from_the_report,
     no_page_after_the_first_display_contains_the_secret,
+    the_settings_page_sets_the_signing_rules_for_administrators_only,
+    generate_with_an_expiry_on_the_tab,
 );
+
+async fn the_settings_page_sets_the_signing_rules_for_administrators_only(t: TestDb) {
+    use caretaker_storage::tenants as stored_tenants;
+    let w = World::new(t).await;
+    w.user(&w.tenant, "manager@acme.example", UserType::Management, None, &["Management User"]).await;
+    let mut manager = w.signed_in("manager@acme.example", PASSWORD).await;
+    manager.get(&w.path("/system/settings")).await.assert_status(StatusCode::FORBIDDEN);
+    let reply = manager.submit(&w.path("/system/settings"), &[("clock_skew_seconds", "60")]).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+
+    let mut admin = w.admin_client().await;
+    let page = admin.get(&w.path("/system/settings")).await;
+    page.assert_status(StatusCode::OK);
+    assert!(page.body.contains(r#"value="300""#), "the default window");
+    // Without the CSRF token: refused.
+    let reply = admin.post(&w.path("/system/settings"), &[("clock_skew_seconds", "60")]).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // Out of range: 400, nothing stored.
+    let reply = admin
+        .submit(&w.path("/system/settings"), &[("clock_skew_seconds", "5"), ("max_credential_age_days", "0")])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        data_keys(&reply.body),
+        ["BrokenRule_Tenant_InvalidClockSkew", "BrokenRule_Tenant_InvalidMaxCredentialAge"]
+    );
+    let reply = admin.submit(&w.path("/system/settings"), &[("clock_skew_seconds", "soon")]).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let stored = stored_tenants::find_by_name(w.t.db.read(), "Acme Fuel").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.clock_skew_seconds, stored.require_strict_signing, stored.max_credential_age_days),
+        (300, false, None)
+    );
+
+    let reply = admin
+        .submit(
+            &w.path("/system/settings"),
+            &[("clock_skew_seconds", "120"), ("require_strict_signing", "on"), ("max_credential_age_days", "90")],
+        )
+        .await;
+    reply.assert_status(StatusCode::OK);
+    let stored = stored_tenants::find_by_name(w.t.db.read(), "Acme Fuel").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.clock_skew_seconds, stored.require_strict_signing, stored.max_credential_age_days),
+        (120, true, Some(90))
+    );
+    let log = admin.get(&w.path("/system/audit-log")).await;
+    assert!(audit_rows(&log.body).iter().any(|row| row.contains("tenant.settings_changed")));
+}
+
+async fn generate_with_an_expiry_on_the_tab(t: TestDb) {
+    let w = World::new(t).await;
+    let robot = rest_user(&w, &w.tenant, ROBOT).await;
+    let mut c = w.signed_in(ROBOT, PASSWORD).await;
+    c.get(&w.path(TAB)).await.assert_status(StatusCode::OK);
+    let reply = c.submit(&w.path(GENERATE), &[("expires", "30")]).await;
+    reply.assert_status(StatusCode::OK);
+    let stored = credentials::of_user(&mut *w.t.conn().await, robot).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at, Some(w.t.clock.now().plus_seconds(30 * 86_400)));
+    let before = credentials::of_user(&mut *w.t.conn().await, robot).await.unwrap();
+    // Generating again while live is refused (rotate instead), and so is a bad expiry.
+    assert_eq!(c.submit(&w.path(GENERATE), &[]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(credentials::of_user(&mut *w.t.conn().await, robot).await.unwrap(), before);
+}
 
 // ---------------------------------------------------------------------------------------
 // Account Settings > API
