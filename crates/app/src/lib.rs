@@ -18,6 +18,7 @@ pub mod password;
 pub mod principal;
 pub mod reference_data;
 pub mod role_packages;
+pub mod sites;
 pub mod tenant_settings;
 pub mod tenants;
 pub mod tokens;

@@ -24,6 +24,8 @@ pub struct Principal {
     /// Holds the Administrator package (or is the operator).
     pub is_admin: bool,
     pub must_change_password: bool,
+    /// `all`, `none` or `sites` (explicit sites arrive with site access).
+    pub site_access: String,
     /// The address the request came from, for the audit log.
     pub source_address: Option<String>,
 }
@@ -49,8 +51,15 @@ impl Principal {
             role_packages: Vec::new(),
             is_admin: true,
             must_change_password: false,
+            site_access: String::from("all"),
             source_address: None,
         }
+    }
+
+    /// Whether every site of the tenant is visible (Management and Site users with access
+    /// to all sites, and the operator). Contractor users see sites through their tasks.
+    pub fn sees_all_sites(&self) -> bool {
+        self.user_type != UserType::Contractor && self.site_access == "all"
     }
 
     pub fn actor(&self) -> Actor {
@@ -87,6 +96,7 @@ impl Principal {
             role_packages: packages.into_iter().map(|(_, name, _)| name).collect(),
             is_admin,
             must_change_password: stored.must_change_password,
+            site_access: stored.site_access,
             source_address: None,
         }))
     }

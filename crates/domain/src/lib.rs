@@ -11,6 +11,7 @@ pub mod contractor;
 pub mod credential;
 pub mod matrix;
 pub mod rules;
+pub mod site;
 pub mod tcn;
 pub mod tenant;
 pub mod user;

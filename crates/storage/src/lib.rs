@@ -20,6 +20,7 @@ pub mod reference_data;
 pub mod role_packages;
 pub mod server_settings;
 pub mod sessions;
+pub mod sites;
 pub mod tenants;
 pub mod throttle;
 pub mod users;

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "people_and_access", sql: include_str!("../migrations/0002_people_and_access.sql") },
     Migration { version: 3, name: "api_credentials", sql: include_str!("../migrations/0003_api_credentials.sql") },
     Migration { version: 4, name: "reference_data", sql: include_str!("../migrations/0004_reference_data.sql") },
+    Migration { version: 5, name: "sites", sql: include_str!("../migrations/0005_sites.sql") },
 ];
 
 impl Migration {

@@ -3,9 +3,11 @@
 
 mod auth;
 mod docs;
+mod json;
 mod me;
 pub mod openapi;
 mod reference;
+mod sites;
 
 use axum::Router;
 use axum::routing::get;
@@ -20,6 +22,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/rest/matrices/{tenant}", get(reference::matrix_types))
         .route("/rest/matrices/{tenant}/{type}", get(reference::matrix_by_type))
         .route("/rest/referencelists/{tenant}/{group}", get(reference::reference_list))
+        .route("/rest/sites/{tenant}", get(sites::list).post(sites::create))
+        .route("/rest/sites/{tenant}/{site_code}", get(sites::read))
+        .route("/rest/sites/workinghours/{tenant}", get(sites::working_hours))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::tcn));
     Router::new()
         .route("/rest/openapi.json", get(openapi::serve))

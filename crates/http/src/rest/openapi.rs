@@ -67,6 +67,60 @@ const OPERATIONS: &[Operation] = &[
         ],
     },
     Operation {
+        method: "post",
+        path: "/rest/sites/{tenant}",
+        summary: "Create Site",
+        description: "Creates a site (SiteCode unique per tenant, any case). Every broken rule is reported at once and nothing is written. Needs sites.write.",
+        authenticated: true,
+        responses: &[
+            (201, "The site, with \"Messages\": null", Some("Site")),
+            (400, "Broken rules, or a body that is not the right JSON", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (409, "The SiteCode is taken", Some("Messages")),
+            (413, "Body too large", Some("Messages")),
+            (415, "Not application/json", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/sites/{tenant}",
+        summary: "List sites",
+        description: "The sites visible to the caller, by SiteCode. Query: Limit (1-200, default 50), Cursor (the previous page's NextCursor). Needs sites.read.",
+        authenticated: true,
+        responses: &[
+            (200, "A page of sites", Some("SitePage")),
+            (400, "Bad Limit or Cursor", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/sites/{tenant}/{site_code}",
+        summary: "Read a site",
+        description: "One site with its hazards and notes. 404 when it does not exist or is not visible to the caller. Needs sites.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The site", Some("Site")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Not found", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/sites/workinghours/{tenant}",
+        summary: "Site working hours",
+        description: "The working hours of the sites visible to the caller. Needs sites.read.",
+        authenticated: true,
+        responses: &[
+            (200, "Working hours by site", Some("WorkingHours")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
         method: "get",
         path: "/rest/openapi.json",
         summary: "This document",
@@ -103,6 +157,52 @@ fn schemas() -> Value {
                     }
                 }
             }
+        },
+        "Site": {
+            "type": "object",
+            "required": ["SiteCode", "Name"],
+            "properties": {
+                "SiteCode": { "type": "string", "maxLength": 50 },
+                "ParentCode": { "type": ["string", "null"] },
+                "Name": { "type": "string", "maxLength": 200 },
+                "Address": { "type": "object", "properties": {
+                    "Line1": { "type": "string" }, "Line2": { "type": "string" }, "Line3": { "type": "string" },
+                    "Town": { "type": "string" }, "County": { "type": "string" }, "Country": { "type": "string" },
+                    "PostalCode": { "type": "string" } } },
+                "Location": { "type": ["object", "null"], "properties": {
+                    "Latitude": { "type": "number", "minimum": -90, "maximum": 90 },
+                    "Longitude": { "type": "number", "minimum": -180, "maximum": 180 } } },
+                "Email": { "type": "string" },
+                "Telephone": { "type": "string" },
+                "GeographicAreaMatrixItemCode": { "type": ["string", "null"], "examples": ["01-01-01"] },
+                "SiteChannelMatrixItemCode": { "type": ["string", "null"], "examples": ["01-01-01"] },
+                "Hazards": { "type": "array", "items": { "type": "string" }, "description": "Values of the Health and Safety reference list" },
+                "Notes": { "type": "array", "items": { "type": "object", "properties": {
+                    "StartDate": { "type": ["string", "null"], "format": "date" },
+                    "EndDate": { "type": ["string", "null"], "format": "date" },
+                    "IsWarningNote": { "type": "boolean" },
+                    "Text": { "type": "string", "maxLength": 4000 } } } },
+                "WorkingHours": { "type": "array", "description": "On create only (ours)", "items": { "type": "object", "properties": {
+                    "Day": { "type": "string", "examples": ["Monday"] },
+                    "Opens": { "type": "string", "examples": ["08:00"] },
+                    "Closes": { "type": "string", "examples": ["18:00"] } } } },
+                "CreatedAtUtc": { "type": "string", "format": "date-time", "readOnly": true },
+                "Messages": { "type": "null", "description": "On create: null" }
+            }
+        },
+        "SitePage": {
+            "type": "object",
+            "properties": {
+                "Items": { "type": "array", "items": { "$ref": "#/components/schemas/Site" } },
+                "NextCursor": { "type": ["string", "null"] }
+            }
+        },
+        "WorkingHours": {
+            "type": "object",
+            "properties": { "Sites": { "type": "array", "items": { "type": "object", "properties": {
+                "SiteCode": { "type": "string" },
+                "WorkingHours": { "type": "array", "items": { "type": "object", "properties": {
+                    "Day": { "type": "string" }, "Opens": { "type": "string" }, "Closes": { "type": "string" } } } } } } } }
         },
         "MatrixTypes": {
             "type": "object",
@@ -174,6 +274,7 @@ pub fn document() -> Value {
             ("tenant", "The tenant's name (any case; percent-encode spaces)"),
             ("type", "A matrix type's name"),
             ("group", "A reference list group"),
+            ("site_code", "A site's SiteCode (any case)"),
         ] {
             if op.path.contains(&format!("{{{name}}}")) {
                 parameters.push(json!({

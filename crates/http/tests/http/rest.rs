@@ -146,6 +146,11 @@ both_backends!(
     matrices_and_reference_lists_of_the_default_configuration,
     reference_data_needs_its_permission,
     credential_expiry_and_the_tenants_signing_settings,
+    create_a_site_with_every_field_then_read_list_and_working_hours,
+    a_site_breaking_rules_gets_all_of_them_and_nothing_is_written,
+    site_codes_are_unique_in_any_case_even_under_concurrency,
+    malformed_bodies_get_400_415_413_never_500,
+    who_sees_and_creates_sites,
 );
 
 async fn the_dotnet_and_postman_styles_both_work(t: TestDb) {
@@ -666,4 +671,277 @@ async fn credential_expiry_and_the_tenants_signing_settings(t: TestDb) {
     let keys: Vec<_> = rules.rules().iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, ["BrokenRule_Tenant_InvalidClockSkew", "BrokenRule_Tenant_InvalidMaxCredentialAge"]);
     assert_eq!(tenant_settings::get(&w.app, &can_configure).await.unwrap(), narrow);
+}
+
+const SITES: &str = "/rest/sites/urgent%20si";
+
+async fn post_json(w: &World, token: &str, secret: &str, path: &str, body: &str) -> (StatusCode, serde_json::Value) {
+    let mut headers = dotnet_headers(token, secret, "POST", path, &w.seconds_ts());
+    headers.push(("content-type", "application/json".into()));
+    let (status, body, _, _) = send(&w.state, "POST", path, &headers, body).await;
+    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+fn keys(body: &serde_json::Value) -> Vec<String> {
+    body["Messages"]
+        .as_array()
+        .map_or_else(Vec::new, |m| m.iter().map(|m| m["Key"].as_str().unwrap().to_owned()).collect())
+}
+
+fn full_site(code: &str) -> serde_json::Value {
+    serde_json::json!({
+        "SiteCode": code, "ParentCode": null, "Name": "Station One",
+        "Address": { "Line1": "1 High Street", "Line2": "", "Line3": "", "Town": "Leeds", "County": "West Yorkshire",
+                     "Country": "United Kingdom", "PostalCode": "LS1 1AA" },
+        "Location": { "Latitude": 53.8, "Longitude": -1.55 },
+        "Email": "station1@example.com", "Telephone": "+44 113 000 0000",
+        "GeographicAreaMatrixItemCode": "01-01", "SiteChannelMatrixItemCode": "01-01",
+        "Hazards": ["Working at height", "asbestos"],
+        "Notes": [
+            { "StartDate": "2024-01-01", "EndDate": "2024-12-31", "IsWarningNote": true, "Text": "Gate code 1234" },
+            { "IsWarningNote": false, "Text": "Deliveries before 7am" }
+        ],
+        "WorkingHours": [ { "Day": "Monday", "Opens": "06:00", "Closes": "22:00" }, { "Day": "Sunday", "Opens": "08:00", "Closes": "20:00" } ]
+    })
+}
+
+async fn create_a_site_with_every_field_then_read_list_and_working_hours(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let (status, created) = post_json(&w, &token, &secret, SITES, &full_site("S-001").to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["Messages"], serde_json::Value::Null);
+    assert!(created.as_object().unwrap().contains_key("Messages"));
+    assert_eq!(created["SiteCode"], "S-001");
+    assert_eq!(created["Address"]["PostalCode"], "LS1 1AA");
+    assert_eq!(created["Location"], serde_json::json!({"Latitude": 53.8, "Longitude": -1.55}));
+    assert_eq!(created["Hazards"], serde_json::json!(["Working at height", "asbestos"]));
+    assert_eq!(
+        created["Notes"][0],
+        serde_json::json!({"StartDate": "2024-01-01", "EndDate": "2024-12-31", "IsWarningNote": true, "Text": "Gate code 1234"})
+    );
+    assert_eq!(created["Notes"][1]["StartDate"], serde_json::Value::Null);
+
+    // A room inside it.
+    let room = serde_json::json!({ "SiteCode": "S-001/R1", "ParentCode": "s-001", "Name": "Shop floor" });
+    let (status, body) = post_json(&w, &token, &secret, SITES, &room.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["ParentCode"], "S-001");
+    assert_eq!(body["Location"], serde_json::Value::Null);
+
+    let (status, read) = signed_get(&w, &token, &secret, "/rest/sites/urgent%20si/s-001").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["Name"], "Station One");
+    assert_eq!(read["Notes"].as_array().unwrap().len(), 2);
+    let (status, _) = signed_get(&w, &token, &secret, "/rest/sites/urgent%20si/NOPE").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    for i in 2..=5 {
+        let body = serde_json::json!({ "SiteCode": format!("S-00{i}"), "Name": format!("Station {i}") });
+        assert_eq!(post_json(&w, &token, &secret, SITES, &body.to_string()).await.0, StatusCode::CREATED);
+    }
+    // Following NextCursor visits every site once, in code order.
+    let mut seen = Vec::new();
+    let mut path = format!("{SITES}?Limit=2");
+    loop {
+        let signed_path = path.split('?').next().unwrap().to_owned();
+        let headers = dotnet_headers(&token, &secret, "GET", &signed_path, &w.seconds_ts());
+        let (status, body, _, _) = send(&w.state, "GET", &path, &headers, "").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let items = page["Items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|i| i["SiteCode"].as_str().unwrap().to_owned()));
+        match page["NextCursor"].as_str() {
+            Some(cursor) => path = format!("{SITES}?Limit=2&Cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["S-001", "S-001/R1", "S-002", "S-003", "S-004", "S-005"]);
+
+    let (status, hours) = signed_get(&w, &token, &secret, "/rest/sites/workinghours/urgent%20si").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        hours,
+        serde_json::json!({"Sites": [{"SiteCode": "S-001", "WorkingHours": [
+            {"Day": "Monday", "Opens": "06:00", "Closes": "22:00"}, {"Day": "Sunday", "Opens": "08:00", "Closes": "20:00"}]}]})
+    );
+    assert_eq!(w.t.count("audit_log WHERE action = 'site.created'").await, 6);
+}
+
+async fn a_site_breaking_rules_gets_all_of_them_and_nothing_is_written(t: TestDb) {
+    let w = World::new(t).await;
+    let body = serde_json::json!({
+        "SiteCode": "bad code", "ParentCode": "MISSING", "Name": "  ",
+        "Location": { "Latitude": 91.0, "Longitude": 0.0 },
+        "Email": "not-an-email",
+        "GeographicAreaMatrixItemCode": "09-09", "SiteChannelMatrixItemCode": "xx",
+        "Hazards": ["Dragons"],
+        "Notes": [ { "StartDate": "2024-01-01", "Text": "half a window" }, { "StartDate": "2024-02-01", "EndDate": "2024-01-01", "Text": "backwards" } ],
+        "WorkingHours": [ { "Day": "Funday", "Opens": "09:00", "Closes": "17:00" } ]
+    });
+    let (status, answer) =
+        post_json(&w, &w.creds.token, w.creds.secret.expose_secret(), SITES, &body.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        keys(&answer),
+        [
+            "BrokenRule_Site_InvalidSiteCode",
+            "BrokenRule_Site_MissingName",
+            "BrokenRule_Site_InvalidLatitude",
+            "BrokenRule_Site_InvalidEmail",
+            "BrokenRule_Site_NoteDatesTogether",
+            "BrokenRule_Site_NoteEndsBeforeItStarts",
+            "BrokenRule_Site_InvalidWorkingHours",
+            "BrokenRule_Site_UnknownParent",
+            "BrokenRule_Site_UnknownGeographicArea",
+            "BrokenRule_Site_UnknownSiteChannel",
+            "BrokenRule_Site_UnknownHazard",
+        ]
+    );
+    assert!(answer["Messages"][0]["Value"].as_str().unwrap().contains("bad code"));
+    for table in
+        ["sites", "site_notes", "site_hazards", "site_working_hours", "audit_log WHERE action = 'site.created'"]
+    {
+        assert_eq!(w.t.count(table).await, 0, "{table}");
+    }
+}
+
+async fn site_codes_are_unique_in_any_case_even_under_concurrency(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let first = serde_json::json!({ "SiteCode": "Depot-1", "Name": "Depot" });
+    assert_eq!(post_json(&w, &token, &secret, SITES, &first.to_string()).await.0, StatusCode::CREATED);
+    let again = serde_json::json!({ "SiteCode": "DEPOT-1", "Name": "Depot again", "Notes": [{ "Text": "x" }] });
+    let (status, body) = post_json(&w, &token, &secret, SITES, &again.to_string()).await;
+    assert_eq!((status, keys(&body)), (StatusCode::CONFLICT, vec![String::from("BrokenRule_Site_DuplicateSiteCode")]));
+    assert_eq!(w.t.count("site_notes").await, 0, "the refused site's note was not written");
+
+    let w = Arc::new(w);
+    let mut racers = Vec::new();
+    for i in 0..6 {
+        let w = w.clone();
+        let (token, secret) = (token.clone(), secret.clone());
+        racers.push(tokio::spawn(async move {
+            let code = if i % 2 == 0 { "race" } else { "RACE" };
+            let body = serde_json::json!({ "SiteCode": code, "Name": format!("Racer {i}") });
+            post_json(&w, &token, &secret, SITES, &body.to_string()).await.0
+        }));
+    }
+    let mut statuses = Vec::new();
+    for racer in racers {
+        statuses.push(racer.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(w.t.count("sites WHERE code_key = 'race'").await, 1);
+}
+
+async fn malformed_bodies_get_400_415_413_never_500(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let (status, body) = post_json(&w, &token, &secret, SITES, "{ not json").await;
+    assert_eq!((status, keys(&body)), (StatusCode::BAD_REQUEST, vec![String::from("BrokenRule_Request_InvalidJson")]));
+    let (status, body) = post_json(&w, &token, &secret, SITES, r#"{"SiteCode": "S-9", "Name": 5}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["Messages"][0]["Value"].as_str().unwrap().starts_with("Name:"), "{body}");
+    let (status, body) =
+        post_json(&w, &token, &secret, SITES, r#"{"SiteCode": "S-9", "Name": "x", "Location": {"Latitude": "north"}}"#)
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["Messages"][0]["Value"].as_str().unwrap().starts_with("Location.Latitude:"), "{body}");
+    let (status, _) = post_json(&w, &token, &secret, SITES, "[1, 2, 3]").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = post_json(&w, &token, &secret, SITES, r#"{"SiteCode": "S-9", "Name": "x"} trailing"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let headers = dotnet_headers(&token, &secret, "POST", SITES, &w.seconds_ts());
+    let (status, body, _, _) = send(&w.state, "POST", SITES, &headers, r#"{"SiteCode":"S-9","Name":"x"}"#).await;
+    assert_eq!(
+        (status, key(&body).as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "BrokenRule_Request_UnsupportedContentType")
+    );
+    let huge = format!(r#"{{"SiteCode":"S-9","Name":"{}"}}"#, "x".repeat(1_100_000));
+    let (status, _) = post_json(&w, &token, &secret, SITES, &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let long_name = serde_json::json!({ "SiteCode": "S-9", "Name": "x".repeat(201) });
+    let (status, body) = post_json(&w, &token, &secret, SITES, &long_name.to_string()).await;
+    assert_eq!((status, keys(&body)), (StatusCode::BAD_REQUEST, vec![String::from("BrokenRule_Site_InvalidName")]));
+    let headers = dotnet_headers(&token, &secret, "GET", SITES, &w.seconds_ts());
+    for query in ["?Limit=0", "?Limit=201", "?Limit=many", "?Cursor=%%%"] {
+        let (status, _, _, _) = send(&w.state, "GET", &format!("{SITES}{query}"), &headers, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+    }
+    assert_eq!(w.t.count("sites").await, 0);
+}
+
+async fn who_sees_and_creates_sites(t: TestDb) {
+    let w = World::new(t).await;
+    let site = serde_json::json!({ "SiteCode": "S-1", "Name": "One" });
+    assert_eq!(
+        post_json(&w, &w.creds.token, w.creds.secret.expose_secret(), SITES, &site.to_string()).await.0,
+        StatusCode::CREATED
+    );
+    let can_write = w.operator.authorize::<can::UsersWrite>().unwrap();
+    caretaker_app::contractors::create(
+        &w.app,
+        &w.operator.authorize::<can::ContractorsWrite>().unwrap(),
+        caretaker_app::contractors::ContractorInput { name: "Fixers".into(), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let mut pairs = Vec::new();
+    for (email, user_type, contractor, packages, access) in [
+        ("contractor.api@urgent.example", "Contractor", Some("FIXERS"), vec!["Contractor User", "REST API"], "none"),
+        ("blind.api@urgent.example", "Management", None, vec!["Management User", "REST API"], "none"),
+    ] {
+        let id = users::create(
+            &w.app,
+            &can_write,
+            UserInput {
+                email: email.into(),
+                name: "Robot".into(),
+                user_type: user_type.into(),
+                contractor: contractor.map(String::from),
+                role_packages: packages.into_iter().map(String::from).collect(),
+                site_access: access.into(),
+                password: Some(SecretString::from("another long password")),
+                ..UserInput::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+        pairs
+            .push(credentials::generate(&w.app, &w.operator, &principal(&w.app, &w.operator, id).await).await.unwrap());
+    }
+    for creds in &pairs {
+        let (token, secret) = (&creds.token, creds.secret.expose_secret());
+        let (status, list) = signed_get(&w, token, secret, SITES).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list["Items"], serde_json::json!([]), "no site is visible");
+        assert_eq!(list["NextCursor"], serde_json::Value::Null);
+        assert_eq!(signed_get(&w, token, secret, "/rest/sites/urgent%20si/S-1").await.0, StatusCode::NOT_FOUND);
+    }
+    // A Contractor User cannot create sites at all; a Management User with no site access can.
+    let other = serde_json::json!({ "SiteCode": "S-2", "Name": "Two" });
+    let (status, body) =
+        post_json(&w, &pairs[0].token, pairs[0].secret.expose_secret(), SITES, &other.to_string()).await;
+    assert_eq!(
+        (status, keys(&body)),
+        (StatusCode::FORBIDDEN, vec![String::from("BrokenRule_Authorization_MissingPermission")])
+    );
+    assert_eq!(w.t.count("sites").await, 1);
+    // Another tenant's path: not even authenticated.
+    tenants::create(
+        &w.app,
+        NewTenant { name: "Other".into(), admin_email: "a@o.example".into(), admin_password: None },
+        Actor::Operator,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        signed_get(&w, &w.creds.token, w.creds.secret.expose_secret(), "/rest/sites/other").await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

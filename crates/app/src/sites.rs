@@ -1,0 +1,278 @@
+//! Sites: create (every field of Create Site, every rule checked at once), read, list, and
+//! the tenant's working hours.
+
+use caretaker_domain::BrokenRule;
+use caretaker_domain::access::{Authorized, can};
+use caretaker_domain::contractor::display_name;
+use caretaker_domain::matrix::{MatrixCode, MatrixType, ReferenceGroup};
+use caretaker_domain::rules::RuleCheck;
+use caretaker_domain::site::{self, SiteCode};
+use caretaker_domain::user::Email;
+use caretaker_storage::StorageError;
+use caretaker_storage::audit::{self, Event};
+use caretaker_storage::sites::{self, NewSite, Note, Site};
+
+use crate::principal::Principal;
+use crate::{App, AppError};
+
+/// A note as sent.
+#[derive(Debug, Default, Clone)]
+pub struct NoteInput {
+    pub text: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub is_warning: bool,
+}
+
+/// Working hours of one day as sent.
+#[derive(Debug, Default, Clone)]
+pub struct HoursInput {
+    pub day: String,
+    pub opens: String,
+    pub closes: String,
+}
+
+/// Create Site, as sent (fields of the Urgent API).
+#[derive(Debug, Default, Clone)]
+pub struct SiteInput {
+    pub site_code: String,
+    pub parent_code: Option<String>,
+    pub name: String,
+    /// Line1, Line2, Line3, Town, County, Country, PostalCode.
+    pub address: [String; 7],
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub email: Option<String>,
+    pub telephone: Option<String>,
+    pub geographic_area: Option<String>,
+    pub site_channel: Option<String>,
+    pub hazards: Vec<String>,
+    pub notes: Vec<NoteInput>,
+    pub working_hours: Vec<HoursInput>,
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn too_long(check: &mut RuleCheck, field: &str, value: &str, max: usize) {
+    if value.chars().count() > max {
+        check.push(BrokenRule::new("Site", "FieldTooLong", format!("{field} must be at most {max} characters")));
+    }
+}
+
+/// Creates a site; nothing is written unless every rule holds.
+pub async fn create(
+    app: &App,
+    by: &Authorized<'_, can::SitesWrite, Principal>,
+    input: SiteInput,
+) -> Result<Site, AppError> {
+    let by = by.principal();
+    let mut check = RuleCheck::new();
+    let code = check.check(SiteCode::parse(&input.site_code));
+    let name = check.check(display_name("Site", &input.name, 200));
+    for (field, value) in
+        ["Line1", "Line2", "Line3", "Town", "County", "Country", "PostalCode"].iter().zip(&input.address)
+    {
+        too_long(&mut check, &format!("Address.{field}"), value, 200);
+    }
+    if input.latitude.is_some_and(|v| !(-90.0..=90.0).contains(&v)) {
+        check.push(BrokenRule::new("Site", "InvalidLatitude", "Location.Latitude must be between -90 and 90"));
+    }
+    if input.longitude.is_some_and(|v| !(-180.0..=180.0).contains(&v)) {
+        check.push(BrokenRule::new("Site", "InvalidLongitude", "Location.Longitude must be between -180 and 180"));
+    }
+    if input.latitude.is_some() != input.longitude.is_some() {
+        check.push(BrokenRule::new("Site", "IncompleteLocation", "Location needs both Latitude and Longitude"));
+    }
+    if let Some(email) = present(&input.email)
+        && Email::parse(email).is_err()
+    {
+        check.push(BrokenRule::new("Site", "InvalidEmail", format!("{email:?} is not a valid e-mail address")));
+    }
+    too_long(&mut check, "Telephone", input.telephone.as_deref().unwrap_or(""), 50);
+    for (i, note) in input.notes.iter().enumerate() {
+        let n = i + 1;
+        if note.text.trim().is_empty() || note.text.chars().count() > 4000 {
+            check.push(BrokenRule::new(
+                "Site",
+                "InvalidNoteText",
+                format!("Note {n}: Text must be 1 to 4,000 characters"),
+            ));
+        }
+        let start = present(&note.start_date);
+        let end = present(&note.end_date);
+        match (start, end) {
+            (Some(_), None) | (None, Some(_)) => check.push(BrokenRule::new(
+                "Site",
+                "NoteDatesTogether",
+                format!("Note {n}: StartDate and EndDate must be given together"),
+            )),
+            (Some(s), Some(e)) => match (site::parse_date(s), site::parse_date(e)) {
+                (Some(s), Some(e)) if e < s => check.push(BrokenRule::new(
+                    "Site",
+                    "NoteEndsBeforeItStarts",
+                    format!("Note {n}: EndDate is before StartDate"),
+                )),
+                (Some(_), Some(_)) => {}
+                _ => check.push(BrokenRule::new(
+                    "Site",
+                    "InvalidNoteDate",
+                    format!("Note {n}: dates must be YYYY-MM-DD"),
+                )),
+            },
+            (None, None) => {}
+        }
+    }
+    let mut hours = Vec::new();
+    for h in &input.working_hours {
+        match (site::day_number(&h.day), site::parse_clock_time(&h.opens), site::parse_clock_time(&h.closes)) {
+            (Some(day), Some(opens), Some(closes)) if opens < closes => {
+                if hours.iter().any(|(d, _, _)| *d == day) {
+                    check.push(BrokenRule::new(
+                        "Site",
+                        "DuplicateWorkingDay",
+                        format!("{} appears twice in WorkingHours", h.day),
+                    ));
+                }
+                hours.push((day, h.opens.trim().to_owned(), h.closes.trim().to_owned()));
+            }
+            _ => check.push(BrokenRule::new(
+                "Site",
+                "InvalidWorkingHours",
+                format!(
+                    "WorkingHours: {:?} {:?}-{:?} is not a day (Monday..Sunday) with HH:MM opening before closing",
+                    h.day, h.opens, h.closes
+                ),
+            )),
+        }
+    }
+
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let parent = match present(&input.parent_code) {
+        Some(parent) => {
+            let found = sites::id_by_code(&mut *tx, by.tenant, parent).await?;
+            if found.is_none() {
+                check.push(BrokenRule::new("Site", "UnknownParent", format!("No site has the code {parent:?}")));
+            }
+            found
+        }
+        None => None,
+    };
+    let area = present(&input.geographic_area);
+    let channel = present(&input.site_channel);
+    for (value, matrix_type, problem) in [
+        (area, MatrixType::GeographicArea, "UnknownGeographicArea"),
+        (channel, MatrixType::SiteChannel, "UnknownSiteChannel"),
+    ] {
+        if let Some(value) = value {
+            let known = MatrixCode::parse(value).is_ok()
+                && sites::matrix_code_exists(&mut *tx, by.tenant, matrix_type.name(), value).await?;
+            if !known {
+                check.push(BrokenRule::new("Site", problem, format!("{value:?} is not a {matrix_type} matrix code")));
+            }
+        }
+    }
+    for hazard in input.hazards.iter().map(|h| h.trim()) {
+        if !sites::reference_value_exists(&mut *tx, by.tenant, ReferenceGroup::HealthAndSafety.name(), hazard).await? {
+            check.push(BrokenRule::new(
+                "Site",
+                "UnknownHazard",
+                format!("{hazard:?} is not a Health and Safety value"),
+            ));
+        }
+    }
+    check.finish().map_err(AppError::Invalid)?;
+    let (Some(code), Some(name)) = (code, name) else { return Err(AppError::internal("checked input missing")) };
+
+    let [l1, l2, l3, town, county, country, postal] = &input.address;
+    let new = NewSite {
+        code: Some(&code),
+        parent,
+        name: &name,
+        address: [l1.trim(), l2.trim(), l3.trim(), town.trim(), county.trim(), country.trim(), postal.trim()],
+        latitude: input.latitude,
+        longitude: input.longitude,
+        email: input.email.as_deref().unwrap_or("").trim(),
+        telephone: input.telephone.as_deref().unwrap_or("").trim(),
+        geographic_area_code: area,
+        site_channel_code: channel,
+    };
+    let id = match sites::insert(&mut tx, by.tenant, &new, now).await {
+        Ok(id) => id,
+        Err(StorageError::Conflict(_)) => {
+            return Err(AppError::conflict(BrokenRule::new(
+                "Site",
+                "DuplicateSiteCode",
+                format!("A site with the code {code} already exists"),
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    for hazard in &input.hazards {
+        sites::add_hazard(&mut tx, id, hazard.trim()).await?;
+    }
+    for note in &input.notes {
+        let note = Note {
+            text: note.text.trim().to_owned(),
+            start_date: present(&note.start_date).and_then(site::parse_date).map(|d| d.to_string()),
+            end_date: present(&note.end_date).and_then(site::parse_date).map(|d| d.to_string()),
+            is_warning: note.is_warning,
+        };
+        sites::add_note(&mut tx, id, &note).await?;
+    }
+    for (day, opens, closes) in &hours {
+        sites::set_hours(&mut tx, id, *day, opens, closes).await?;
+    }
+    audit::record(
+        &mut tx,
+        &Event {
+            tenant: Some(by.tenant),
+            actor: by.actor(),
+            source_address: by.source_address.as_deref(),
+            action: "site.created",
+            target: Some(code.as_str()),
+            detail: &name,
+        },
+        now,
+    )
+    .await?;
+    let created = sites::get(&mut tx, by.tenant, code.as_str()).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(created)
+}
+
+/// One site the caller may see; [`AppError::NotFound`] otherwise.
+pub async fn get(app: &App, by: &Authorized<'_, can::SitesRead, Principal>, code: &str) -> Result<Site, AppError> {
+    if !by.principal().sees_all_sites() {
+        return Err(AppError::NotFound);
+    }
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    sites::get(&mut conn, by.principal().tenant, code).await?.ok_or(AppError::NotFound)
+}
+
+/// A page of the sites the caller may see, by code, after the cursor.
+pub async fn list(
+    app: &App,
+    by: &Authorized<'_, can::SitesRead, Principal>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<Site>, Option<String>), AppError> {
+    if !by.principal().sees_all_sites() {
+        return Ok((Vec::new(), None));
+    }
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    Ok(sites::page(&mut conn, by.principal().tenant, after, limit.clamp(1, 200)).await?)
+}
+
+/// The working hours of the sites the caller may see.
+pub async fn working_hours(
+    app: &App,
+    by: &Authorized<'_, can::SitesRead, Principal>,
+) -> Result<Vec<(String, u8, String, String)>, AppError> {
+    if !by.principal().sees_all_sites() {
+        return Ok(Vec::new());
+    }
+    Ok(sites::working_hours(app.db.read(), by.principal().tenant).await?)
+}

@@ -1,0 +1,62 @@
+//! JSON bodies of REST calls: `application/json` only (415), at most 1 MiB (413), and a
+//! body that does not fit the request's shape is a `400` naming the field, never a `500`.
+
+use axum::body::to_bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use caretaker_domain::BrokenRule;
+use serde::de::DeserializeOwned;
+
+use crate::error::envelope;
+
+/// The largest JSON body accepted.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// A parsed JSON body.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let is_json =
+            content_type.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(envelope(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &[BrokenRule::new(
+                    "Request",
+                    "UnsupportedContentType",
+                    "Send the body as Content-Type: application/json",
+                )],
+            ));
+        }
+        let bytes = to_bytes(request.into_body(), MAX_JSON_BYTES).await.map_err(|_| {
+            envelope(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &[BrokenRule::new(
+                    "Request",
+                    "BodyTooLarge",
+                    format!("The body must be at most {MAX_JSON_BYTES} bytes"),
+                )],
+            )
+        })?;
+        let invalid = |message: String| {
+            envelope(StatusCode::BAD_REQUEST, &[BrokenRule::new("Request", "InvalidJson", message)]).into_response()
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if path.is_empty() || path == "." {
+                invalid(format!("The body is not valid JSON for this call: {inner}"))
+            } else {
+                invalid(format!("{path}: {inner}"))
+            }
+        })?;
+        deserializer.end().map_err(|err| invalid(format!("Unexpected data after the JSON value: {err}")))?;
+        Ok(ApiJson(value))
+    }
+}

@@ -1,0 +1,324 @@
+//! Sites, their hazards, notes and working hours.
+
+use caretaker_domain::clock::Timestamp;
+use caretaker_domain::site::{SiteCode, SiteId};
+use caretaker_domain::tenant::TenantId;
+use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
+
+use crate::{StorageError, flag};
+
+/// A site to insert (checked values).
+#[derive(Debug, Default)]
+pub struct NewSite<'a> {
+    pub code: Option<&'a SiteCode>,
+    pub parent: Option<SiteId>,
+    pub name: &'a str,
+    pub address: [&'a str; 7],
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub email: &'a str,
+    pub telephone: &'a str,
+    pub geographic_area_code: Option<&'a str>,
+    pub site_channel_code: Option<&'a str>,
+}
+
+/// A note of a site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    pub text: String,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub is_warning: bool,
+}
+
+/// A stored site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Site {
+    pub id: SiteId,
+    pub code: String,
+    pub parent_code: Option<String>,
+    pub name: String,
+    /// Line1, Line2, Line3, Town, County, Country, PostalCode.
+    pub address: [String; 7],
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub email: String,
+    pub telephone: String,
+    pub geographic_area_code: Option<String>,
+    pub site_channel_code: Option<String>,
+    pub hazards: Vec<String>,
+    pub notes: Vec<Note>,
+    pub created_at: Timestamp,
+}
+
+/// Inserts; [`StorageError::Conflict`] when the code is taken in the tenant.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    site: &NewSite<'_>,
+    now: Timestamp,
+) -> Result<SiteId, StorageError> {
+    let code = site.code.ok_or_else(|| StorageError::Corrupt(String::from("a site without a code")))?;
+    let [l1, l2, l3, town, county, country, postal] = site.address;
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO sites (tenant_id, code, code_key, parent_id, name, address_line1, address_line2,
+                    address_line3, town, county, country, postal_code, latitude, longitude, email, telephone,
+                    geographic_area_code, site_channel_code, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+                 RETURNING id",
+            )
+            .bind(tenant.0)
+            .bind(code.as_str())
+            .bind(code.key())
+            .bind(site.parent.map(|p| p.0))
+            .bind(site.name)
+            .bind(l1)
+            .bind(l2)
+            .bind(l3)
+            .bind(town)
+            .bind(county)
+            .bind(country)
+            .bind(postal)
+            .bind(site.latitude)
+            .bind(site.longitude)
+            .bind(site.email)
+            .bind(site.telephone)
+            .bind(site.geographic_area_code)
+            .bind(site.site_channel_code)
+            .bind(now.unix_micros()),
+        )
+        .await?;
+    Ok(SiteId(row.try_get(0)?))
+}
+
+pub async fn add_hazard(conn: &mut AnyConnection, site: SiteId, hazard: &str) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query(
+            "INSERT INTO site_hazards (site_id, hazard) VALUES ($1, $2) ON CONFLICT (site_id, hazard) DO NOTHING",
+        )
+        .bind(site.0)
+        .bind(hazard),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn add_note(conn: &mut AnyConnection, site: SiteId, note: &Note) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query(
+            "INSERT INTO site_notes (site_id, text, start_date, end_date, is_warning) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(site.0)
+        .bind(&note.text)
+        .bind(note.start_date.as_deref())
+        .bind(note.end_date.as_deref())
+        .bind(flag(note.is_warning)),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_hours(
+    conn: &mut AnyConnection,
+    site: SiteId,
+    day: u8,
+    opens: &str,
+    closes: &str,
+) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query("INSERT INTO site_working_hours (site_id, day_of_week, opens, closes) VALUES ($1, $2, $3, $4)")
+            .bind(site.0)
+            .bind(i64::from(day))
+            .bind(opens)
+            .bind(closes),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The tenant's site with that code (any case).
+pub async fn id_by_code<'c, E>(executor: E, tenant: TenantId, code: &str) -> Result<Option<SiteId>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_optional(
+            sqlx::query("SELECT id FROM sites WHERE tenant_id = $1 AND code_key = $2")
+                .bind(tenant.0)
+                .bind(code.trim().to_ascii_lowercase()),
+        )
+        .await?;
+    row.map(|row| Ok(SiteId(row.try_get(0)?))).transpose()
+}
+
+const SELECT: &str = "SELECT s.id, s.code, p.code AS parent_code, s.name, s.address_line1, s.address_line2,
+        s.address_line3, s.town, s.county, s.country, s.postal_code, s.latitude, s.longitude, s.email,
+        s.telephone, s.geographic_area_code, s.site_channel_code, s.created_at, s.code_key
+    FROM sites s LEFT JOIN sites p ON p.id = s.parent_id";
+
+fn from_row(row: &AnyRow) -> Result<Site, StorageError> {
+    let text = |c: &str| row.try_get::<String, _>(c);
+    Ok(Site {
+        id: SiteId(row.try_get("id")?),
+        code: text("code")?,
+        parent_code: row.try_get("parent_code")?,
+        name: text("name")?,
+        address: [
+            text("address_line1")?,
+            text("address_line2")?,
+            text("address_line3")?,
+            text("town")?,
+            text("county")?,
+            text("country")?,
+            text("postal_code")?,
+        ],
+        latitude: row.try_get("latitude")?,
+        longitude: row.try_get("longitude")?,
+        email: text("email")?,
+        telephone: text("telephone")?,
+        geographic_area_code: row.try_get("geographic_area_code")?,
+        site_channel_code: row.try_get("site_channel_code")?,
+        hazards: Vec::new(),
+        notes: Vec::new(),
+        created_at: Timestamp::from_unix_micros(row.try_get("created_at")?),
+    })
+}
+
+async fn with_details(conn: &mut AnyConnection, mut site: Site) -> Result<Site, StorageError> {
+    let hazards = conn
+        .fetch_all(sqlx::query("SELECT hazard FROM site_hazards WHERE site_id = $1 ORDER BY hazard").bind(site.id.0))
+        .await?;
+    site.hazards = hazards.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    let notes = conn
+        .fetch_all(
+            sqlx::query("SELECT text, start_date, end_date, is_warning FROM site_notes WHERE site_id = $1 ORDER BY id")
+                .bind(site.id.0),
+        )
+        .await?;
+    site.notes = notes
+        .iter()
+        .map(|r| {
+            Ok(Note {
+                text: r.try_get("text")?,
+                start_date: r.try_get("start_date")?,
+                end_date: r.try_get("end_date")?,
+                is_warning: r.try_get::<i64, _>("is_warning")? != 0,
+            })
+        })
+        .collect::<Result<_, StorageError>>()?;
+    Ok(site)
+}
+
+/// One site, with hazards and notes.
+pub async fn get(conn: &mut AnyConnection, tenant: TenantId, code: &str) -> Result<Option<Site>, StorageError> {
+    let row = conn
+        .fetch_optional(
+            sqlx::query(&format!("{SELECT} WHERE s.tenant_id = $1 AND s.code_key = $2"))
+                .bind(tenant.0)
+                .bind(code.trim().to_ascii_lowercase()),
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(Some(with_details(conn, from_row(&row)?).await?)),
+        None => Ok(None),
+    }
+}
+
+/// A page of the tenant's sites by code, after `after` (a code key), `limit` at most; the
+/// second value is the last code key when there may be more.
+pub async fn page(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<Site>, Option<String>), StorageError> {
+    let rows = conn
+        .fetch_all(
+            sqlx::query(&format!(
+                "{SELECT} WHERE s.tenant_id = $1 AND ($2 IS NULL OR s.code_key > $2) ORDER BY s.code_key LIMIT $3"
+            ))
+            .bind(tenant.0)
+            .bind(after)
+            .bind(limit + 1),
+        )
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let mut sites = Vec::with_capacity(rows.len());
+    let mut last_key = None;
+    for row in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+        last_key = Some(row.try_get::<String, _>("code_key")?);
+        sites.push(with_details(conn, from_row(row)?).await?);
+    }
+    Ok((sites, if more { last_key } else { None }))
+}
+
+/// Working hours of the tenant's sites: (site code, day, opens, closes), by code and day.
+pub async fn working_hours<'c, E>(
+    executor: E,
+    tenant: TenantId,
+) -> Result<Vec<(String, u8, String, String)>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT s.code, h.day_of_week, h.opens, h.closes FROM site_working_hours h
+                 JOIN sites s ON s.id = h.site_id WHERE s.tenant_id = $1 ORDER BY s.code_key, h.day_of_week",
+            )
+            .bind(tenant.0),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let day: i64 = r.try_get(1)?;
+            Ok((r.try_get(0)?, u8::try_from(day).unwrap_or(0), r.try_get(2)?, r.try_get(3)?))
+        })
+        .collect()
+}
+
+/// Whether a hazard value exists in the tenant's Health and Safety list.
+pub async fn matrix_code_exists<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    matrix_type: &str,
+    code: &str,
+) -> Result<bool, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_one(
+            sqlx::query("SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1 AND matrix_type = $2 AND code = $3 AND is_active = 1")
+                .bind(tenant.0)
+                .bind(matrix_type)
+                .bind(code),
+        )
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
+
+/// Whether `value` is an active value of a reference list group (any case).
+pub async fn reference_value_exists<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    group: &str,
+    value: &str,
+) -> Result<bool, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_one(
+            sqlx::query(
+                "SELECT COUNT(*) FROM reference_values WHERE tenant_id = $1 AND list_group = $2 AND value_key = $3 AND is_active = 1",
+            )
+            .bind(tenant.0)
+            .bind(group)
+            .bind(value.trim().to_lowercase()),
+        )
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
