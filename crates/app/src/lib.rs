@@ -7,8 +7,10 @@
 //! This crate knows no HTTP and no terminal.
 
 pub mod api_auth;
+pub mod assets;
 pub mod audit_log;
 pub mod auth;
+pub mod companies;
 pub mod contractors;
 pub mod credentials;
 pub mod error;

@@ -13,7 +13,9 @@ mod db;
 mod error;
 mod migrate;
 
+pub mod assets;
 pub mod audit;
+pub mod companies;
 pub mod contractors;
 pub mod credentials;
 pub mod reference_data;

@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "api_credentials", sql: include_str!("../migrations/0003_api_credentials.sql") },
     Migration { version: 4, name: "reference_data", sql: include_str!("../migrations/0004_reference_data.sql") },
     Migration { version: 5, name: "sites", sql: include_str!("../migrations/0005_sites.sql") },
+    Migration {
+        version: 6,
+        name: "companies_and_assets",
+        sql: include_str!("../migrations/0006_companies_and_assets.sql"),
+    },
 ];
 
 impl Migration {

@@ -1,7 +1,10 @@
 //! The REST API under `/rest`: TCN authentication on every route except the OpenAPI
 //! document and the docs, the Urgent `Messages` envelope for errors, PascalCase JSON.
 
+mod assets;
 mod auth;
+mod common;
+mod companies;
 mod docs;
 mod json;
 mod me;
@@ -25,6 +28,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/rest/sites/{tenant}", get(sites::list).post(sites::create))
         .route("/rest/sites/{tenant}/{site_code}", get(sites::read))
         .route("/rest/sites/workinghours/{tenant}", get(sites::working_hours))
+        .route("/rest/companies/{tenant}", axum::routing::post(companies::create))
+        .route("/rest/models/{tenant}", axum::routing::post(companies::create_model))
+        .route("/rest/assets/{tenant}", get(assets::list).post(assets::create))
+        .route("/rest/assets/{tenant}/{asset_id}", get(assets::read))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::tcn));
     Router::new()
         .route("/rest/openapi.json", get(openapi::serve))

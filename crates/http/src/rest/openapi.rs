@@ -121,6 +121,73 @@ const OPERATIONS: &[Operation] = &[
         ],
     },
     Operation {
+        method: "post",
+        path: "/rest/companies/{tenant}",
+        summary: "Create Company",
+        description: "Name, EmailAddress, TelephoneNumber, AddressLine1, Country and CompanyTypes (AssetManufacturer, AssetSeller, AssetServiceFirm) are required; AddressLine2, AddressLine3, Town, County, Postcode optional. Company names are unique per tenant. Needs companies.write.",
+        authenticated: true,
+        responses: &[
+            (201, "{\"CompanyIdentifier\": GUID, \"Messages\": null}", Some("CompanyCreated")),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (409, "The name is taken", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/rest/models/{tenant}",
+        summary: "Create a manufacturer model",
+        description: "Body: Manufacturer (a company of type AssetManufacturer) and Name. Create Asset needs both to exist. Needs companies.write.",
+        authenticated: true,
+        responses: &[
+            (201, "The model, with \"Messages\": null", None),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (409, "The manufacturer has a model of that name", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/rest/assets/{tenant}",
+        summary: "Create Asset",
+        description: "Creates an asset at a site (optionally inside a parent asset at the same site) and returns its GUID (AssetIdentifier). Manufacturer and Model must exist; dates ignore any time part; LifeSpan.Unit is Days, Months or Years; Category is an Asset Category value. Needs assets.write.",
+        authenticated: true,
+        responses: &[
+            (201, "The asset, with \"Messages\": null", Some("Asset")),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/assets/{tenant}",
+        summary: "List assets",
+        description: "The assets of the sites visible to the caller, by GUID. Query: SiteCode (optional), Limit (1-200, default 50), Cursor. Needs assets.read.",
+        authenticated: true,
+        responses: &[
+            (200, "A page of assets", Some("AssetPage")),
+            (400, "Bad Limit or Cursor", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/assets/{tenant}/{asset_id}",
+        summary: "Read an asset",
+        description: "One asset by its GUID. Needs assets.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The asset", Some("Asset")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Not found", Some("Messages")),
+        ],
+    },
+    Operation {
         method: "get",
         path: "/rest/openapi.json",
         summary: "This document",
@@ -188,6 +255,43 @@ fn schemas() -> Value {
                     "Closes": { "type": "string", "examples": ["18:00"] } } } },
                 "CreatedAtUtc": { "type": "string", "format": "date-time", "readOnly": true },
                 "Messages": { "type": "null", "description": "On create: null" }
+            }
+        },
+        "CompanyCreated": {
+            "type": "object",
+            "properties": { "CompanyIdentifier": { "type": "string", "format": "uuid" }, "Messages": { "type": "null" } }
+        },
+        "Asset": {
+            "type": "object",
+            "required": ["SiteCode", "MatrixCode"],
+            "properties": {
+                "AssetIdentifier": { "type": "string", "format": "uuid", "readOnly": true },
+                "ParentAssetIdentifier": { "type": ["string", "null"], "format": "uuid" },
+                "SiteCode": { "type": "string" },
+                "MatrixCode": { "type": "string", "examples": ["01-01"] },
+                "Manufacturer": { "type": ["string", "null"] },
+                "Model": { "type": ["string", "null"] },
+                "SerialNumber": { "type": "string" },
+                "AssetTag": { "type": "string" },
+                "Description": { "type": "string" },
+                "Quantity": { "type": "integer", "minimum": 1 },
+                "InstallationDate": { "type": ["string", "null"], "format": "date" },
+                "PurchaseDate": { "type": ["string", "null"], "format": "date" },
+                "PurchaseValue": { "type": ["number", "null"], "minimum": 0 },
+                "CurrentValue": { "type": ["number", "null"], "minimum": 0 },
+                "YearOfManufacture": { "type": ["integer", "null"] },
+                "LifeSpan": { "type": ["object", "null"], "properties": {
+                    "Value": { "type": "integer", "minimum": 1 },
+                    "Unit": { "type": "string", "enum": ["Days", "Months", "Years"] } } },
+                "Category": { "type": ["string", "null"] },
+                "Messages": { "type": "null", "description": "On create: null" }
+            }
+        },
+        "AssetPage": {
+            "type": "object",
+            "properties": {
+                "Items": { "type": "array", "items": { "$ref": "#/components/schemas/Asset" } },
+                "NextCursor": { "type": ["string", "null"] }
             }
         },
         "SitePage": {
@@ -275,6 +379,7 @@ pub fn document() -> Value {
             ("type", "A matrix type's name"),
             ("group", "A reference list group"),
             ("site_code", "A site's SiteCode (any case)"),
+            ("asset_id", "An asset's GUID"),
         ] {
             if op.path.contains(&format!("{{{name}}}")) {
                 parameters.push(json!({

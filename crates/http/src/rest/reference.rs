@@ -12,14 +12,7 @@ use serde::Serialize;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
-
-fn missing(permission: &str) -> ApiError {
-    ApiError(AppError::forbidden(BrokenRule::new(
-        "Authorization",
-        "MissingPermission",
-        format!("Your role packages do not allow this (it needs {permission})"),
-    )))
-}
+use crate::rest::common::missing;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]

@@ -6,11 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use caretaker_app::AppError;
 use caretaker_app::sites::{self, HoursInput, NoteInput, SiteInput};
-use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Holder, can};
 use caretaker_domain::site::DAYS;
 use caretaker_storage::sites::Site;
@@ -19,15 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
+use crate::rest::common::{Created, ListQuery, Page, bad_query, cursor, missing, paging};
 use crate::rest::json::ApiJson;
-
-fn missing(permission: &str) -> ApiError {
-    ApiError(AppError::forbidden(BrokenRule::new(
-        "Authorization",
-        "MissingPermission",
-        format!("Your role packages do not allow this (it needs {permission})"),
-    )))
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -208,14 +197,6 @@ impl From<Site> for SiteOut {
     }
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Created<T> {
-    #[serde(flatten)]
-    item: T,
-    messages: Option<()>,
-}
-
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -242,26 +223,6 @@ pub async fn read(
     Ok(Json(sites::get(&state.app, &proof, &code).await?.into()))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ListQuery {
-    #[serde(rename = "Limit", alias = "limit")]
-    limit: Option<i64>,
-    #[serde(rename = "Cursor", alias = "cursor")]
-    cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Page<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
-}
-
-fn bad_query(message: &str) -> ApiError {
-    ApiError(AppError::invalid(BrokenRule::new("Request", "InvalidQuery", message.to_owned())))
-}
-
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -269,25 +230,9 @@ pub async fn list(
 ) -> Result<Json<Page<SiteOut>>, ApiError> {
     let proof = caller.principal.authorize::<can::SitesRead>().ok_or_else(|| missing("sites.read"))?;
     let Query(query) = query.map_err(|_| bad_query("Limit must be a whole number; Cursor the NextCursor of a page"))?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(bad_query("Limit must be 1 to 200"));
-    }
-    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        Some(cursor) => Some(
-            URL_SAFE_NO_PAD
-                .decode(cursor)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| bad_query("Cursor is not one this server gave out"))?,
-        ),
-        None => None,
-    };
+    let (limit, after) = paging(&query)?;
     let (sites, last) = sites::list(&state.app, &proof, after.as_deref(), limit).await?;
-    Ok(Json(Page {
-        items: sites.into_iter().map(SiteOut::from).collect(),
-        next_cursor: last.map(|key| URL_SAFE_NO_PAD.encode(key.as_bytes())),
-    }))
+    Ok(Json(Page { items: sites.into_iter().map(SiteOut::from).collect(), next_cursor: last.as_deref().map(cursor) }))
 }
 
 #[derive(Debug, Serialize)]

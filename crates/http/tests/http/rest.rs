@@ -151,6 +151,9 @@ both_backends!(
     site_codes_are_unique_in_any_case_even_under_concurrency,
     malformed_bodies_get_400_415_413_never_500,
     who_sees_and_creates_sites,
+    companies_as_urgent_documents_them,
+    manufacturer_models_belong_to_manufacturers,
+    assets_with_every_field_parents_and_every_broken_rule,
 );
 
 async fn the_dotnet_and_postman_styles_both_work(t: TestDb) {
@@ -944,4 +947,163 @@ async fn who_sees_and_creates_sites(t: TestDb) {
         signed_get(&w, &w.creds.token, w.creds.secret.expose_secret(), "/rest/sites/other").await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+const COMPANIES: &str = "/rest/companies/urgent%20si";
+const MODELS: &str = "/rest/models/urgent%20si";
+const ASSETS: &str = "/rest/assets/urgent%20si";
+
+fn company(name: &str, types: &[&str]) -> String {
+    serde_json::json!({
+        "Name": name, "EmailAddress": "ops@example.com", "TelephoneNumber": "+44 20 0000 0000",
+        "AddressLine1": "1 Works Road", "Country": "United Kingdom", "CompanyTypes": types
+    })
+    .to_string()
+}
+
+async fn companies_as_urgent_documents_them(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let (status, body) =
+        post_json(&w, &token, &secret, COMPANIES, &company("Acme Pumps", &["AssetManufacturer", "AssetSeller"])).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["Messages"], serde_json::Value::Null);
+    assert!(caretaker_domain::credential::is_guid(body["CompanyIdentifier"].as_str().unwrap()));
+
+    // The documented failure, word for word, with every other rule in the same answer.
+    let (status, body) = post_json(&w, &token, &secret, COMPANIES, "{}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["Messages"][0],
+        serde_json::json!({"Key": "BrokenRule_Company_MissingCompanyName", "Value": "Company Name is required"})
+    );
+    assert_eq!(
+        keys(&body),
+        [
+            "BrokenRule_Company_MissingCompanyName",
+            "BrokenRule_Company_MissingEmailAddress",
+            "BrokenRule_Company_MissingTelephoneNumber",
+            "BrokenRule_Company_MissingAddressLine1",
+            "BrokenRule_Company_MissingCountry",
+            "BrokenRule_Company_MissingCompanyType",
+        ]
+    );
+    assert!(body["Messages"].as_array().unwrap().contains(
+        &serde_json::json!({"Key": "BrokenRule_Company_MissingCompanyType", "Value": "Company Type is required"})
+    ));
+    let (status, body) = post_json(&w, &token, &secret, COMPANIES, &company("Other", &["Plumber"])).await;
+    assert_eq!(
+        (status, keys(&body)),
+        (StatusCode::BAD_REQUEST, vec![String::from("BrokenRule_Company_InvalidCompanyType")])
+    );
+    let (status, body) = post_json(&w, &token, &secret, COMPANIES, &company("ACME PUMPS", &["AssetSeller"])).await;
+    assert_eq!((status, keys(&body)), (StatusCode::CONFLICT, vec![String::from("BrokenRule_Company_DuplicateName")]));
+    assert_eq!(w.t.count("companies").await, 1);
+}
+
+async fn manufacturer_models_belong_to_manufacturers(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    post_json(&w, &token, &secret, COMPANIES, &company("Acme Pumps", &["AssetManufacturer"])).await;
+    post_json(&w, &token, &secret, COMPANIES, &company("Resellers Ltd", &["AssetSeller"])).await;
+    let model =
+        |manufacturer: &str, name: &str| serde_json::json!({ "Manufacturer": manufacturer, "Name": name }).to_string();
+    let (status, body) = post_json(&w, &token, &secret, MODELS, &model("acme pumps", "X1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body, serde_json::json!({"Manufacturer": "acme pumps", "Name": "X1", "Messages": null}));
+    for (manufacturer, name, status, key) in [
+        ("Acme Pumps", "x1", StatusCode::CONFLICT, "BrokenRule_Model_DuplicateName"),
+        ("Resellers Ltd", "R1", StatusCode::BAD_REQUEST, "BrokenRule_Model_NotAManufacturer"),
+        ("Nobody", "N1", StatusCode::BAD_REQUEST, "BrokenRule_Model_UnknownManufacturer"),
+        ("Acme Pumps", " ", StatusCode::BAD_REQUEST, "BrokenRule_Model_InvalidName"),
+    ] {
+        let (got, body) = post_json(&w, &token, &secret, MODELS, &model(manufacturer, name)).await;
+        assert_eq!((got, keys(&body)), (status, vec![String::from(key)]), "{manufacturer} {name}");
+    }
+    assert_eq!(w.t.count("manufacturer_models").await, 1);
+}
+
+async fn assets_with_every_field_parents_and_every_broken_rule(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    for site in ["S-1", "S-2"] {
+        post_json(&w, &token, &secret, SITES, &serde_json::json!({ "SiteCode": site, "Name": site }).to_string()).await;
+    }
+    post_json(&w, &token, &secret, COMPANIES, &company("Acme Pumps", &["AssetManufacturer"])).await;
+    post_json(
+        &w,
+        &token,
+        &secret,
+        MODELS,
+        &serde_json::json!({ "Manufacturer": "Acme Pumps", "Name": "X1" }).to_string(),
+    )
+    .await;
+    let full = serde_json::json!({
+        "ParentAssetIdentifier": "", "SiteCode": "s-1", "MatrixCode": "01-01", "Manufacturer": "Acme Pumps", "Model": "x1",
+        "SerialNumber": "SN-1", "AssetTag": "T-1", "Description": "Pump 1", "Quantity": 2,
+        "InstallationDate": "2024-01-31T15:45:00Z", "PurchaseDate": "2024-01-01", "PurchaseValue": 1200.5, "CurrentValue": 900,
+        "YearOfManufacture": 2023, "LifeSpan": { "Value": 20, "Unit": "years" }, "Category": "Fuel dispenser"
+    });
+    let (status, asset) = post_json(&w, &token, &secret, ASSETS, &full.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{asset}");
+    let id = asset["AssetIdentifier"].as_str().unwrap().to_owned();
+    assert!(caretaker_domain::credential::is_guid(&id));
+    assert_eq!(asset["Messages"], serde_json::Value::Null);
+    assert_eq!(asset["InstallationDate"], "2024-01-31", "the time part is ignored");
+    assert_eq!(asset["SiteCode"], "S-1");
+    assert_eq!(asset["Manufacturer"], "Acme Pumps");
+    assert_eq!(asset["Model"], "X1");
+    assert_eq!(asset["LifeSpan"], serde_json::json!({"Value": 20, "Unit": "Years"}));
+    assert_eq!(asset["PurchaseValue"], 1200.5);
+
+    let child = serde_json::json!({ "ParentAssetIdentifier": id, "SiteCode": "S-1", "MatrixCode": "01-02" });
+    let (status, body) = post_json(&w, &token, &secret, ASSETS, &child.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["ParentAssetIdentifier"], id.as_str());
+    assert_eq!(body["Quantity"], 1);
+    let (status, read) = signed_get(&w, &token, &secret, &format!("{ASSETS}/{id}")).await;
+    assert_eq!((status, read["SerialNumber"].as_str()), (StatusCode::OK, Some("SN-1")));
+    let headers = dotnet_headers(&token, &secret, "GET", ASSETS, &w.seconds_ts());
+    let (status, page, _, _) = send(&w.state, "GET", &format!("{ASSETS}?SiteCode=S-1&Limit=1"), &headers, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["Items"].as_array().unwrap().len(), 1);
+    assert!(page["NextCursor"].is_string());
+    let (status, page, _, _) = send(&w.state, "GET", &format!("{ASSETS}?SiteCode=S-2"), &headers, "").await;
+    assert_eq!(
+        (status, serde_json::from_str::<serde_json::Value>(&page).unwrap()["Items"].as_array().unwrap().len()),
+        (StatusCode::OK, 0)
+    );
+
+    let broken = serde_json::json!({
+        "ParentAssetIdentifier": id, "SiteCode": "S-2", "MatrixCode": "99-99", "Manufacturer": "Acme Pumps", "Model": "Z9",
+        "Quantity": 0, "InstallationDate": "31/01/2024", "PurchaseValue": -1, "YearOfManufacture": 99,
+        "LifeSpan": { "Value": 20, "Unit": "Decades" }, "Category": "Spaceship"
+    });
+    let (status, body) = post_json(&w, &token, &secret, ASSETS, &broken.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        keys(&body),
+        [
+            "BrokenRule_Asset_InvalidDate",
+            "BrokenRule_Asset_InvalidQuantity",
+            "BrokenRule_Asset_InvalidValue",
+            "BrokenRule_Asset_InvalidYearOfManufacture",
+            "BrokenRule_Asset_InvalidLifeSpan",
+            "BrokenRule_Asset_UnknownMatrixCode",
+            "BrokenRule_Asset_UnknownModel",
+            "BrokenRule_Asset_UnknownCategory",
+            "BrokenRule_Asset_ParentAtAnotherSite",
+        ]
+    );
+    let (status, body) =
+        post_json(&w, &token, &secret, ASSETS, r#"{"SiteCode": "NOPE", "MatrixCode": "", "Model": "X1"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        keys(&body),
+        ["BrokenRule_Asset_UnknownSite", "BrokenRule_Asset_MissingMatrixCode", "BrokenRule_Asset_MissingManufacturer"]
+    );
+    assert_eq!(w.t.count("assets").await, 2, "refused assets were not written");
+    let (status, _) = signed_get(&w, &token, &secret, &format!("{ASSETS}/00000000-0000-4000-8000-000000000000")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

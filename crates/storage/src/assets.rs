@@ -1,0 +1,181 @@
+//! Assets: identified by a GUID, placed at a site, optionally inside a parent asset.
+
+use caretaker_domain::clock::Timestamp;
+use caretaker_domain::site::SiteId;
+use caretaker_domain::tenant::TenantId;
+use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
+
+use crate::StorageError;
+
+/// An asset to insert (checked values).
+#[derive(Debug, Default)]
+pub struct NewAsset<'a> {
+    pub identifier: &'a str,
+    pub site: Option<SiteId>,
+    pub parent: Option<i64>,
+    pub matrix_code: &'a str,
+    pub model: Option<i64>,
+    pub serial_number: &'a str,
+    pub asset_tag: &'a str,
+    pub description: &'a str,
+    pub quantity: i64,
+    pub installation_date: Option<String>,
+    pub purchase_date: Option<String>,
+    pub purchase_value: Option<f64>,
+    pub current_value: Option<f64>,
+    pub year_of_manufacture: Option<i64>,
+    pub life_span: Option<(i64, &'a str)>,
+    pub category: Option<&'a str>,
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    a: &NewAsset<'_>,
+    now: Timestamp,
+) -> Result<(), StorageError> {
+    let site = a.site.ok_or_else(|| StorageError::Corrupt(String::from("an asset without a site")))?;
+    conn.execute(
+        sqlx::query(
+            "INSERT INTO assets (tenant_id, identifier, site_id, parent_asset_id, matrix_code, model_id, serial_number,
+                asset_tag, description, quantity, installation_date, purchase_date, purchase_value, current_value,
+                year_of_manufacture, life_span_value, life_span_unit, category, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        )
+        .bind(tenant.0)
+        .bind(a.identifier)
+        .bind(site.0)
+        .bind(a.parent)
+        .bind(a.matrix_code)
+        .bind(a.model)
+        .bind(a.serial_number)
+        .bind(a.asset_tag)
+        .bind(a.description)
+        .bind(a.quantity)
+        .bind(a.installation_date.as_deref())
+        .bind(a.purchase_date.as_deref())
+        .bind(a.purchase_value)
+        .bind(a.current_value)
+        .bind(a.year_of_manufacture)
+        .bind(a.life_span.map(|(v, _)| v))
+        .bind(a.life_span.map(|(_, u)| u))
+        .bind(a.category)
+        .bind(now.unix_micros()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The id and site of the tenant's asset with that GUID.
+pub async fn find<'c, E>(executor: E, tenant: TenantId, identifier: &str) -> Result<Option<(i64, SiteId)>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_optional(
+            sqlx::query("SELECT id, site_id FROM assets WHERE tenant_id = $1 AND identifier = $2")
+                .bind(tenant.0)
+                .bind(identifier.trim().to_ascii_lowercase()),
+        )
+        .await?;
+    row.map(|r| Ok((r.try_get(0)?, SiteId(r.try_get(1)?)))).transpose()
+}
+
+/// A stored asset as read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Asset {
+    pub identifier: String,
+    pub site_code: String,
+    pub parent_identifier: Option<String>,
+    pub matrix_code: String,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: String,
+    pub asset_tag: String,
+    pub description: String,
+    pub quantity: i64,
+    pub installation_date: Option<String>,
+    pub purchase_date: Option<String>,
+    pub purchase_value: Option<f64>,
+    pub current_value: Option<f64>,
+    pub year_of_manufacture: Option<i64>,
+    pub life_span: Option<(i64, String)>,
+    pub category: Option<String>,
+}
+
+const SELECT: &str = "SELECT a.identifier, s.code AS site_code, p.identifier AS parent_identifier, a.matrix_code,
+        c.name AS manufacturer, m.name AS model, a.serial_number, a.asset_tag, a.description, a.quantity,
+        a.installation_date, a.purchase_date, a.purchase_value, a.current_value, a.year_of_manufacture,
+        a.life_span_value, a.life_span_unit, a.category
+    FROM assets a JOIN sites s ON s.id = a.site_id
+    LEFT JOIN assets p ON p.id = a.parent_asset_id
+    LEFT JOIN manufacturer_models m ON m.id = a.model_id
+    LEFT JOIN companies c ON c.id = m.company_id";
+
+fn from_row(r: &AnyRow) -> Result<Asset, StorageError> {
+    let span_value: Option<i64> = r.try_get("life_span_value")?;
+    let span_unit: Option<String> = r.try_get("life_span_unit")?;
+    Ok(Asset {
+        identifier: r.try_get("identifier")?,
+        site_code: r.try_get("site_code")?,
+        parent_identifier: r.try_get("parent_identifier")?,
+        matrix_code: r.try_get("matrix_code")?,
+        manufacturer: r.try_get("manufacturer")?,
+        model: r.try_get("model")?,
+        serial_number: r.try_get("serial_number")?,
+        asset_tag: r.try_get("asset_tag")?,
+        description: r.try_get("description")?,
+        quantity: r.try_get("quantity")?,
+        installation_date: r.try_get("installation_date")?,
+        purchase_date: r.try_get("purchase_date")?,
+        purchase_value: r.try_get("purchase_value")?,
+        current_value: r.try_get("current_value")?,
+        year_of_manufacture: r.try_get("year_of_manufacture")?,
+        life_span: span_value.zip(span_unit),
+        category: r.try_get("category")?,
+    })
+}
+
+pub async fn get<'c, E>(executor: E, tenant: TenantId, identifier: &str) -> Result<Option<Asset>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_optional(
+            sqlx::query(&format!("{SELECT} WHERE a.tenant_id = $1 AND a.identifier = $2"))
+                .bind(tenant.0)
+                .bind(identifier.trim().to_ascii_lowercase()),
+        )
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A page of the tenant's assets by GUID, after `after`; optionally of one site.
+pub async fn page<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    site: Option<SiteId>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<Asset>, Option<String>), StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(&format!(
+                "{SELECT} WHERE a.tenant_id = $1 AND ($2 IS NULL OR a.site_id = $2) AND ($3 IS NULL OR a.identifier > $3)
+                 ORDER BY a.identifier LIMIT $4"
+            ))
+            .bind(tenant.0)
+            .bind(site.map(|s| s.0))
+            .bind(after)
+            .bind(limit + 1),
+        )
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let assets: Vec<Asset> =
+        rows.iter().take(usize::try_from(limit).unwrap_or(0)).map(from_row).collect::<Result<_, _>>()?;
+    let next = if more { assets.last().map(|a| a.identifier.clone()) } else { None };
+    Ok((assets, next))
+}
