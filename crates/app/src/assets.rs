@@ -2,7 +2,7 @@
 
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, can};
-use caretaker_domain::matrix::{MatrixCode, MatrixType, ReferenceGroup};
+use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, ReferenceGroup};
 use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::site::parse_date;
 use caretaker_storage::assets::{self, Asset, NewAsset};
@@ -34,6 +34,8 @@ pub struct AssetInput {
     pub year_of_manufacture: Option<i64>,
     pub life_span: Option<(Option<i64>, Option<String>)>,
     pub category: Option<String>,
+    /// Answers to the custom fields of the asset's matrix code: (name, value).
+    pub custom_fields: Vec<(String, String)>,
 }
 
 fn rule(problem: &str, value: impl Into<String>) -> BrokenRule {
@@ -126,6 +128,12 @@ pub async fn create(
     {
         check.push(rule("UnknownMatrixCode", format!("{matrix_code:?} is not an Asset matrix code")));
     }
+    let fields = if MatrixCode::parse(matrix_code).is_ok() {
+        crate::custom_fields::applicable(&mut tx, by.tenant, CustomFieldTarget::Asset, matrix_code).await?
+    } else {
+        Vec::new()
+    };
+    let answers = crate::custom_fields::check_answers("Asset", &fields, &input.custom_fields, &mut check);
     let model = match (present(&input.manufacturer), present(&input.model)) {
         (None, None) => None,
         (Some(manufacturer), model) => match companies::find_by_name(&mut *tx, by.tenant, manufacturer).await? {
@@ -193,7 +201,10 @@ pub async fn create(
         life_span,
         category: present(&input.category),
     };
-    assets::insert(&mut tx, by.tenant, &new, now).await?;
+    let id = assets::insert(&mut tx, by.tenant, &new, now).await?;
+    for (name, value) in &answers {
+        caretaker_storage::custom_fields::set_answer(&mut tx, "asset", id, name, value).await?;
+    }
     audit::record(
         &mut tx,
         &Event {
@@ -207,7 +218,7 @@ pub async fn create(
         now,
     )
     .await?;
-    let created = assets::get(&mut *tx, by.tenant, &identifier).await?.ok_or(AppError::NotFound)?;
+    let created = assets::get(&mut tx, by.tenant, &identifier).await?.ok_or(AppError::NotFound)?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(created)
 }
@@ -221,7 +232,8 @@ pub async fn get(
     if !by.principal().sees_all_sites() {
         return Err(AppError::NotFound);
     }
-    assets::get(app.db.read(), by.principal().tenant, identifier).await?.ok_or(AppError::NotFound)
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    assets::get(&mut conn, by.principal().tenant, identifier).await?.ok_or(AppError::NotFound)
 }
 
 /// A page of the assets the caller may see, optionally of one site.
@@ -243,5 +255,6 @@ pub async fn list(
         },
         None => None,
     };
-    Ok(assets::page(app.db.read(), tenant, site, after, limit.clamp(1, 200)).await?)
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    Ok(assets::page(&mut conn, tenant, site, after, limit.clamp(1, 200)).await?)
 }

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod companies;
 pub mod contractors;
 pub mod credentials;
+pub mod custom_fields;
 pub mod error;
 pub mod mail;
 pub mod master_key;

@@ -2,9 +2,10 @@
 
 use caretaker_domain::access::{Authorized, can};
 use caretaker_domain::matrix::{
-    DEFAULT_MATRIX_ITEMS, DEFAULT_REFERENCE_VALUES, MatrixCode, MatrixType, ReferenceGroup,
+    DEFAULT_CUSTOM_FIELDS, DEFAULT_MATRIX_ITEMS, DEFAULT_REFERENCE_VALUES, MatrixCode, MatrixType, ReferenceGroup,
 };
 use caretaker_domain::tenant::TenantId;
+use caretaker_storage::custom_fields::{self, NewField};
 use caretaker_storage::reference_data::{self, MatrixItem, ReferenceValue};
 use caretaker_storage::{Conn, StorageError, tenants};
 
@@ -20,6 +21,22 @@ pub async fn seed_defaults(conn: &mut Conn, tenant: TenantId) -> Result<(), Stor
     }
     for (order, (group, value)) in DEFAULT_REFERENCE_VALUES.iter().enumerate() {
         reference_data::insert_reference_value(conn, tenant, *group, value, order as i64).await?;
+    }
+    for (order, (target, code, name, question, mandatory, data_type, answers, parent)) in
+        DEFAULT_CUSTOM_FIELDS.iter().enumerate()
+    {
+        let field = NewField {
+            target: target.name(),
+            matrix_code: code,
+            name,
+            question,
+            is_mandatory: *mandatory,
+            data_type,
+            answers,
+            parent: *parent,
+            sort_order: order as i64,
+        };
+        custom_fields::insert(conn, tenant, &field).await?;
     }
     Ok(())
 }

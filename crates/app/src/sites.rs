@@ -4,7 +4,7 @@
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, can};
 use caretaker_domain::contractor::display_name;
-use caretaker_domain::matrix::{MatrixCode, MatrixType, ReferenceGroup};
+use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, ReferenceGroup};
 use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::site::{self, SiteCode};
 use caretaker_domain::user::Email;
@@ -49,6 +49,8 @@ pub struct SiteInput {
     pub hazards: Vec<String>,
     pub notes: Vec<NoteInput>,
     pub working_hours: Vec<HoursInput>,
+    /// Answers to the custom fields of the site's channel: (name, value).
+    pub custom_fields: Vec<(String, String)>,
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
@@ -174,6 +176,12 @@ pub async fn create(
             }
         }
     }
+    // The channel's custom fields (and its parents'); without a channel there are none.
+    let fields = match channel {
+        Some(channel) => crate::custom_fields::applicable(&mut tx, by.tenant, CustomFieldTarget::Site, channel).await?,
+        None => Vec::new(),
+    };
+    let answers = crate::custom_fields::check_answers("Site", &fields, &input.custom_fields, &mut check);
     for hazard in input.hazards.iter().map(|h| h.trim()) {
         if !sites::reference_value_exists(&mut *tx, by.tenant, ReferenceGroup::HealthAndSafety.name(), hazard).await? {
             check.push(BrokenRule::new(
@@ -224,6 +232,9 @@ pub async fn create(
     }
     for (day, opens, closes) in &hours {
         sites::set_hours(&mut tx, id, *day, opens, closes).await?;
+    }
+    for (name, value) in &answers {
+        caretaker_storage::custom_fields::set_answer(&mut tx, "site", id.0, name, value).await?;
     }
     audit::record(
         &mut tx,

@@ -197,6 +197,104 @@ pub const DEFAULT_REFERENCE_VALUES: &[(ReferenceGroup, &str)] = &[
     (ReferenceGroup::AssetCategory, "Lighting"),
 ];
 
+/// What a custom field applies to, and which matrix names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CustomFieldTarget {
+    /// By Reactive matrix code.
+    Task,
+    /// By Asset matrix code.
+    Asset,
+    /// By Site Channel matrix code.
+    Site,
+    /// Compliance questions of a task's lifecycle, by Reactive matrix code.
+    Compliance,
+}
+
+impl CustomFieldTarget {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "task" => Some(Self::Task),
+            "asset" => Some(Self::Asset),
+            "site" => Some(Self::Site),
+            "compliance" => Some(Self::Compliance),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Asset => "asset",
+            Self::Site => "site",
+            Self::Compliance => "compliance",
+        }
+    }
+
+    pub fn matrix_type(self) -> MatrixType {
+        match self {
+            Self::Task | Self::Compliance => MatrixType::Reactive,
+            Self::Asset => MatrixType::Asset,
+            Self::Site => MatrixType::SiteChannel,
+        }
+    }
+}
+
+/// The kinds of answer a custom field takes.
+pub const CUSTOM_FIELD_TYPES: [&str; 5] = ["Boolean", "Text", "Number", "Date", "List"];
+
+/// A custom field of the default configuration:
+/// `(target, matrix code, name, question, mandatory, data type, answers, parent and trigger)`.
+pub type DefaultCustomField = (
+    CustomFieldTarget,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static str,
+    &'static [&'static str],
+    Option<(&'static str, &'static str)>,
+);
+
+pub const DEFAULT_CUSTOM_FIELDS: &[DefaultCustomField] = &[
+    (CustomFieldTarget::Task, "02", "Custom_Pump_Number", "Which pump or dispenser number?", true, "Number", &[], None),
+    (CustomFieldTarget::Task, "02", "Custom_Is_Leaking", "Is fuel leaking?", true, "Boolean", &[], None),
+    (
+        CustomFieldTarget::Task,
+        "02",
+        "Custom_Leak_Volume",
+        "Roughly how many litres have leaked?",
+        true,
+        "Number",
+        &[],
+        Some(("Custom_Is_Leaking", "true")),
+    ),
+    (CustomFieldTarget::Task, "03", "Custom_Temperature", "Displayed temperature (°C)?", false, "Number", &[], None),
+    (CustomFieldTarget::Asset, "01-01", "Custom_Hose_Count", "How many hoses?", false, "Number", &[], None),
+    (
+        CustomFieldTarget::Asset,
+        "01",
+        "Custom_Fuel_Grade",
+        "Fuel grade",
+        false,
+        "List",
+        &["Unleaded", "Diesel", "Super"],
+        None,
+    ),
+    (CustomFieldTarget::Site, "01", "Custom_Store_Manager", "Store manager's name", false, "Text", &[], None),
+];
+
+/// Whether `answer` fits a field of `data_type` (with `answers` for lists).
+pub fn answer_fits(data_type: &str, answers: &[String], answer: &str) -> bool {
+    let answer = answer.trim();
+    match data_type {
+        "Boolean" => matches!(answer.to_ascii_lowercase().as_str(), "true" | "false"),
+        "Number" => answer.parse::<f64>().is_ok_and(f64::is_finite),
+        "Date" => crate::site::parse_date(answer).is_some(),
+        "List" => answers.iter().any(|a| a.eq_ignore_ascii_case(answer)),
+        _ => !answer.is_empty() && answer.chars().count() <= 4000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +334,26 @@ mod tests {
         for group in ReferenceGroup::ALL {
             assert!(DEFAULT_REFERENCE_VALUES.iter().any(|(g, _)| *g == group));
             assert_eq!(ReferenceGroup::parse(group.name()), Some(group));
+        }
+    }
+
+    #[test]
+    fn answers_fit_their_types() {
+        assert!(answer_fits("Boolean", &[], "TRUE"));
+        assert!(!answer_fits("Boolean", &[], "yes"));
+        assert!(answer_fits("Number", &[], "12.5"));
+        assert!(!answer_fits("Number", &[], "NaN"));
+        assert!(answer_fits("Date", &[], "2024-02-29"));
+        assert!(answer_fits("List", &["Diesel".into()], "diesel"));
+        assert!(!answer_fits("List", &["Diesel".into()], "Petrol"));
+        assert!(!answer_fits("Text", &[], "  "));
+        for (target, code, name, _, _, data_type, _, parent) in DEFAULT_CUSTOM_FIELDS {
+            assert!(MatrixCode::parse(code).is_ok(), "{name}");
+            assert!(DEFAULT_MATRIX_ITEMS.iter().any(|(t, c, _)| *t == target.matrix_type() && c == code), "{name}");
+            assert!(CUSTOM_FIELD_TYPES.contains(data_type));
+            if let Some((parent, _)) = parent {
+                assert!(DEFAULT_CUSTOM_FIELDS.iter().any(|f| f.2 == *parent));
+            }
         }
     }
 

@@ -33,14 +33,14 @@ pub async fn insert(
     tenant: TenantId,
     a: &NewAsset<'_>,
     now: Timestamp,
-) -> Result<(), StorageError> {
+) -> Result<i64, StorageError> {
     let site = a.site.ok_or_else(|| StorageError::Corrupt(String::from("an asset without a site")))?;
-    conn.execute(
+    let row = conn.fetch_one(
         sqlx::query(
             "INSERT INTO assets (tenant_id, identifier, site_id, parent_asset_id, matrix_code, model_id, serial_number,
                 asset_tag, description, quantity, installation_date, purchase_date, purchase_value, current_value,
                 year_of_manufacture, life_span_value, life_span_unit, category, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
         )
         .bind(tenant.0)
         .bind(a.identifier)
@@ -63,7 +63,7 @@ pub async fn insert(
         .bind(now.unix_micros()),
     )
     .await?;
-    Ok(())
+    Ok(row.try_get(0)?)
 }
 
 /// The id and site of the tenant's asset with that GUID.
@@ -101,9 +101,11 @@ pub struct Asset {
     pub year_of_manufacture: Option<i64>,
     pub life_span: Option<(i64, String)>,
     pub category: Option<String>,
+    /// Custom field answers: (name, value).
+    pub custom_fields: Vec<(String, String)>,
 }
 
-const SELECT: &str = "SELECT a.identifier, s.code AS site_code, p.identifier AS parent_identifier, a.matrix_code,
+const SELECT: &str = "SELECT a.id, a.identifier, s.code AS site_code, p.identifier AS parent_identifier, a.matrix_code,
         c.name AS manufacturer, m.name AS model, a.serial_number, a.asset_tag, a.description, a.quantity,
         a.installation_date, a.purchase_date, a.purchase_value, a.current_value, a.year_of_manufacture,
         a.life_span_value, a.life_span_unit, a.category
@@ -133,35 +135,33 @@ fn from_row(r: &AnyRow) -> Result<Asset, StorageError> {
         year_of_manufacture: r.try_get("year_of_manufacture")?,
         life_span: span_value.zip(span_unit),
         category: r.try_get("category")?,
+        custom_fields: Vec::new(),
     })
 }
 
-pub async fn get<'c, E>(executor: E, tenant: TenantId, identifier: &str) -> Result<Option<Asset>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
+pub async fn get(conn: &mut AnyConnection, tenant: TenantId, identifier: &str) -> Result<Option<Asset>, StorageError> {
+    let row = conn
         .fetch_optional(
             sqlx::query(&format!("{SELECT} WHERE a.tenant_id = $1 AND a.identifier = $2"))
                 .bind(tenant.0)
                 .bind(identifier.trim().to_ascii_lowercase()),
         )
         .await?;
-    row.as_ref().map(from_row).transpose()
+    let Some(row) = row else { return Ok(None) };
+    let mut asset = from_row(&row)?;
+    asset.custom_fields = crate::custom_fields::answers(&mut *conn, "asset", row.try_get("id")?).await?;
+    Ok(Some(asset))
 }
 
 /// A page of the tenant's assets by GUID, after `after`; optionally of one site.
-pub async fn page<'c, E>(
-    executor: E,
+pub async fn page(
+    conn: &mut AnyConnection,
     tenant: TenantId,
     site: Option<SiteId>,
     after: Option<&str>,
     limit: i64,
-) -> Result<(Vec<Asset>, Option<String>), StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let rows = executor
+) -> Result<(Vec<Asset>, Option<String>), StorageError> {
+    let rows = conn
         .fetch_all(
             sqlx::query(&format!(
                 "{SELECT} WHERE a.tenant_id = $1 AND ($2 IS NULL OR a.site_id = $2) AND ($3 IS NULL OR a.identifier > $3)
@@ -174,8 +174,12 @@ where
         )
         .await?;
     let more = rows.len() as i64 > limit;
-    let assets: Vec<Asset> =
-        rows.iter().take(usize::try_from(limit).unwrap_or(0)).map(from_row).collect::<Result<_, _>>()?;
+    let mut assets = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
+        let mut asset = from_row(row)?;
+        asset.custom_fields = crate::custom_fields::answers(&mut *conn, "asset", row.try_get("id")?).await?;
+        assets.push(asset);
+    }
     let next = if more { assets.last().map(|a| a.identifier.clone()) } else { None };
     Ok((assets, next))
 }

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "companies_and_assets",
         sql: include_str!("../migrations/0006_companies_and_assets.sql"),
     },
+    Migration { version: 7, name: "custom_fields", sql: include_str!("../migrations/0007_custom_fields.sql") },
 ];
 
 impl Migration {

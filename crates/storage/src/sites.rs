@@ -48,6 +48,8 @@ pub struct Site {
     pub site_channel_code: Option<String>,
     pub hazards: Vec<String>,
     pub notes: Vec<Note>,
+    /// Custom field answers: (name, value).
+    pub custom_fields: Vec<(String, String)>,
     pub created_at: Timestamp,
 }
 
@@ -182,6 +184,7 @@ fn from_row(row: &AnyRow) -> Result<Site, StorageError> {
         site_channel_code: row.try_get("site_channel_code")?,
         hazards: Vec::new(),
         notes: Vec::new(),
+        custom_fields: Vec::new(),
         created_at: Timestamp::from_unix_micros(row.try_get("created_at")?),
     })
 }
@@ -208,6 +211,7 @@ async fn with_details(conn: &mut AnyConnection, mut site: Site) -> Result<Site, 
             })
         })
         .collect::<Result<_, StorageError>>()?;
+    site.custom_fields = crate::custom_fields::answers(&mut *conn, "site", site.id.0).await?;
     Ok(site)
 }
 

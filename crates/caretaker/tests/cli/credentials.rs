@@ -379,3 +379,32 @@ async fn demo_prints_the_integration_users_pair_and_a_command_that_works() {
     assert_eq!(answered_200(&out)["Email"], "api.integration@demo.caretaker.example");
     assert!(again.terminate().await.success(), "{}", again.stderr());
 }
+
+/// The server logs every request (at the most verbose level, as JSON), yet no secret ever
+/// reaches its logs: not on success, not on failure, not on rotation.
+#[tokio::test]
+async fn no_secret_reaches_the_server_logs_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    create_tenant(dir, "Acme");
+    create_user(dir, "Acme", "robot@acme.example", &["REST API", "Management User"]);
+    let mut server = Server::start(dir, &["serve", "--log", "trace", "--log-format", "json"], &[]).await;
+    let path = "/rest/users/acme/me";
+    let (token, secret) = generate(dir, "Acme", "robot@acme.example");
+    let good = secret_file(dir, "good.secret", &secret);
+    answered_200(&api(dir, &server.base, &token, &good, &[], path));
+    let wrong = secret_file(dir, "wrong.secret", "not the secret at all");
+    answered_401(&api(dir, &server.base, &token, &wrong, &[], path));
+    let (token2, secret2) = generate(dir, "Acme", "robot@acme.example");
+    let rotated = secret_file(dir, "rotated.secret", &secret2);
+    answered_200(&api(dir, &server.base, &token2, &rotated, &[], path));
+    assert!(server.terminate().await.success());
+
+    let logs = server.stderr();
+    assert!(logs.contains("/rest/users/acme/me"), "requests are logged: {logs}");
+    for secret in [&secret, &secret2] {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
+        assert!(!logs.contains(&secret[5..25]), "part of a secret reached the logs");
+    }
+    assert!(!logs.contains(PASSWORD.trim()), "a password reached the logs");
+}

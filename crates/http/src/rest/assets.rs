@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
-use crate::rest::common::{Created, ListQuery, Page, bad_query, cursor, missing, paging};
+use crate::rest::common::{
+    Created, CustomFieldIn, CustomFieldOut, ListQuery, Page, answers, answers_out, bad_query, cursor, missing, paging,
+};
 use crate::rest::json::ApiJson;
 
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +28,7 @@ pub struct LifeSpanIn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CreateAsset {
+    custom_fields: Option<Vec<CustomFieldIn>>,
     parent_asset_identifier: Option<String>,
     site_code: Option<String>,
     matrix_code: Option<String>,
@@ -55,6 +58,7 @@ pub struct LifeSpanOut {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AssetOut {
+    custom_fields: Vec<CustomFieldOut>,
     asset_identifier: String,
     parent_asset_identifier: Option<String>,
     site_code: String,
@@ -77,6 +81,7 @@ pub struct AssetOut {
 impl From<Asset> for AssetOut {
     fn from(a: Asset) -> Self {
         AssetOut {
+            custom_fields: answers_out(a.custom_fields),
             asset_identifier: a.identifier,
             parent_asset_identifier: a.parent_identifier,
             site_code: a.site_code,
@@ -120,6 +125,7 @@ pub async fn create(
         year_of_manufacture: body.year_of_manufacture,
         life_span: body.life_span.map(|l| (l.value, l.unit)),
         category: body.category,
+        custom_fields: answers(body.custom_fields),
     };
     let outcome = async {
         let proof = caller.principal.authorize::<can::AssetsWrite>().ok_or_else(|| missing("assets.write"))?;

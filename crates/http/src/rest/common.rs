@@ -73,3 +73,40 @@ pub fn paging(query: &ListQuery) -> Result<(i64, Option<String>), ApiError> {
 pub fn cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
+
+/// A custom field answer in a create body: `{"Name": "...", "Value": ...}` (a string, number
+/// or boolean).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CustomFieldIn {
+    pub name: Option<String>,
+    pub value: Option<serde_json::Value>,
+}
+
+/// The answers as (name, text).
+pub fn answers(given: Option<Vec<CustomFieldIn>>) -> Vec<(String, String)> {
+    given
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            let value = match f.value {
+                Some(serde_json::Value::String(text)) => text,
+                Some(serde_json::Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            (f.name.unwrap_or_default(), value)
+        })
+        .collect()
+}
+
+/// A custom field answer as shown.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomFieldOut {
+    pub name: String,
+    pub value: String,
+}
+
+pub fn answers_out(answers: Vec<(String, String)>) -> Vec<CustomFieldOut> {
+    answers.into_iter().map(|(name, value)| CustomFieldOut { name, value }).collect()
+}

@@ -25,6 +25,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/rest/matrices/{tenant}", get(reference::matrix_types))
         .route("/rest/matrices/{tenant}/{type}", get(reference::matrix_by_type))
         .route("/rest/referencelists/{tenant}/{group}", get(reference::reference_list))
+        .route("/rest/customfields/{type}/{tenant}/{identifier}", get(reference::custom_fields))
         .route("/rest/sites/{tenant}", get(sites::list).post(sites::create))
         .route("/rest/sites/{tenant}/{site_code}", get(sites::read))
         .route("/rest/sites/workinghours/{tenant}", get(sites::working_hours))

@@ -67,6 +67,19 @@ const OPERATIONS: &[Operation] = &[
         ],
     },
     Operation {
+        method: "get",
+        path: "/rest/customfields/{type}/{tenant}/{identifier}",
+        summary: "Custom fields",
+        description: "The questions for a matrix code and its parents: type task (Reactive code), asset (Asset code), site (Site Channel code) or compliance. Answer them in create bodies as CustomFields: [{Name, Value}]. Needs reference_data.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The fields", Some("CustomFields")),
+            (400, "Unknown type or not a matrix code", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
         method: "post",
         path: "/rest/sites/{tenant}",
         summary: "Create Site",
@@ -253,9 +266,27 @@ fn schemas() -> Value {
                     "Day": { "type": "string", "examples": ["Monday"] },
                     "Opens": { "type": "string", "examples": ["08:00"] },
                     "Closes": { "type": "string", "examples": ["18:00"] } } } },
+                "CustomFields": { "$ref": "#/components/schemas/CustomFieldAnswers" },
                 "CreatedAtUtc": { "type": "string", "format": "date-time", "readOnly": true },
                 "Messages": { "type": "null", "description": "On create: null" }
             }
+        },
+        "CustomFields": {
+            "type": "object",
+            "properties": { "CustomFields": { "type": "array", "items": { "type": "object", "properties": {
+                "Name": { "type": "string", "description": "The name to send back" },
+                "Text": { "type": "string", "description": "The question" },
+                "IsMandatory": { "type": "boolean" },
+                "Parent": { "type": ["object", "null"], "properties": {
+                    "Name": { "type": "string" }, "TriggerValue": { "type": "string" } } },
+                "Answer": { "type": "object", "properties": {
+                    "DataType": { "type": "string", "enum": ["Boolean", "Text", "Number", "Date", "List"] } } },
+                "AnswerList": { "type": "array", "items": { "type": "string" } } } } } }
+        },
+        "CustomFieldAnswers": {
+            "type": "array",
+            "items": { "type": "object", "properties": {
+                "Name": { "type": "string" }, "Value": { "type": ["string", "number", "boolean"] } } }
         },
         "CompanyCreated": {
             "type": "object",
@@ -284,6 +315,7 @@ fn schemas() -> Value {
                     "Value": { "type": "integer", "minimum": 1 },
                     "Unit": { "type": "string", "enum": ["Days", "Months", "Years"] } } },
                 "Category": { "type": ["string", "null"] },
+                "CustomFields": { "$ref": "#/components/schemas/CustomFieldAnswers" },
                 "Messages": { "type": "null", "description": "On create: null" }
             }
         },
@@ -380,6 +412,7 @@ pub fn document() -> Value {
             ("group", "A reference list group"),
             ("site_code", "A site's SiteCode (any case)"),
             ("asset_id", "An asset's GUID"),
+            ("identifier", "A matrix code such as 01-02-03"),
         ] {
             if op.path.contains(&format!("{{{name}}}")) {
                 parameters.push(json!({

@@ -6,7 +6,7 @@ use caretaker_app::AppError;
 use caretaker_app::reference_data;
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Holder, can};
-use caretaker_domain::matrix::{MatrixType, ReferenceGroup};
+use caretaker_domain::matrix::{CustomFieldTarget, MatrixType, ReferenceGroup};
 use serde::Serialize;
 
 use crate::AppState;
@@ -112,5 +112,66 @@ pub async fn reference_list(
     Ok(Json(ReferenceList {
         group: group.name(),
         values: values.into_iter().map(|v| ReferenceValueOut { value: v.value, is_active: v.is_active }).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParentOut {
+    pub name: String,
+    pub trigger_value: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AnswerOut {
+    pub data_type: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomFieldDef {
+    pub name: String,
+    pub text: String,
+    pub is_mandatory: bool,
+    pub parent: Option<ParentOut>,
+    pub answer: AnswerOut,
+    pub answer_list: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomFields {
+    pub custom_fields: Vec<CustomFieldDef>,
+}
+
+/// `GET /rest/customfields/{type}/{tenant}/{identifier}`: the questions for a matrix code
+/// (`task`: Reactive, `asset`: Asset, `site`: Site Channel), including those of its parents.
+pub async fn custom_fields(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((kind, _, code)): Path<(String, String, String)>,
+) -> Result<Json<CustomFields>, ApiError> {
+    let proof = caller.principal.authorize::<can::ReferenceDataRead>().ok_or_else(|| missing("reference_data.read"))?;
+    let target = CustomFieldTarget::parse(&kind).ok_or_else(|| {
+        ApiError(AppError::invalid(BrokenRule::new(
+            "CustomField",
+            "UnknownType",
+            format!("{kind:?} is not task, asset, site or compliance"),
+        )))
+    })?;
+    let fields = caretaker_app::custom_fields::list(&state.app, &proof, target, &code).await?;
+    Ok(Json(CustomFields {
+        custom_fields: fields
+            .into_iter()
+            .map(|f| CustomFieldDef {
+                name: f.name,
+                text: f.question,
+                is_mandatory: f.is_mandatory,
+                parent: f.parent.map(|(name, trigger_value)| ParentOut { name, trigger_value }),
+                answer: AnswerOut { data_type: f.data_type },
+                answer_list: f.answers,
+            })
+            .collect(),
     }))
 }

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
-use crate::rest::common::{Created, ListQuery, Page, bad_query, cursor, missing, paging};
+use crate::rest::common::{
+    Created, CustomFieldIn, CustomFieldOut, ListQuery, Page, answers, answers_out, bad_query, cursor, missing, paging,
+};
 use crate::rest::json::ApiJson;
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +61,7 @@ pub struct HoursIn {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CreateSite {
+    custom_fields: Option<Vec<CustomFieldIn>>,
     site_code: Option<String>,
     parent_code: Option<String>,
     name: Option<String>,
@@ -109,6 +112,7 @@ impl From<CreateSite> for SiteInput {
                     is_warning: n.is_warning_note.unwrap_or(false),
                 })
                 .collect(),
+            custom_fields: answers(body.custom_fields),
             working_hours: body
                 .working_hours
                 .unwrap_or_default()
@@ -151,6 +155,7 @@ pub struct NoteOut {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SiteOut {
+    custom_fields: Vec<CustomFieldOut>,
     site_code: String,
     parent_code: Option<String>,
     name: String,
@@ -169,6 +174,7 @@ impl From<Site> for SiteOut {
     fn from(site: Site) -> Self {
         let [line1, line2, line3, town, county, country, postal_code] = site.address;
         SiteOut {
+            custom_fields: answers_out(site.custom_fields),
             site_code: site.code,
             parent_code: site.parent_code,
             name: site.name,

@@ -1,0 +1,130 @@
+//! Custom fields and their answers.
+
+use caretaker_domain::tenant::TenantId;
+use sqlx::{AnyConnection, Executor, Row};
+
+use crate::{StorageError, flag};
+
+/// A custom field as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomField {
+    pub matrix_code: String,
+    pub name: String,
+    pub question: String,
+    pub is_mandatory: bool,
+    pub data_type: String,
+    pub answers: Vec<String>,
+    pub parent: Option<(String, String)>,
+}
+
+/// A field to insert.
+#[derive(Debug)]
+pub struct NewField<'a> {
+    pub target: &'a str,
+    pub matrix_code: &'a str,
+    pub name: &'a str,
+    pub question: &'a str,
+    pub is_mandatory: bool,
+    pub data_type: &'a str,
+    pub answers: &'a [&'a str],
+    pub parent: Option<(&'a str, &'a str)>,
+    pub sort_order: i64,
+}
+
+pub async fn insert(conn: &mut AnyConnection, tenant: TenantId, field: &NewField<'_>) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query(
+            "INSERT INTO custom_fields (tenant_id, target, matrix_code, name, question, is_mandatory, data_type,
+                answer_list, parent_name, trigger_value, sort_order)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(tenant.0)
+        .bind(field.target)
+        .bind(field.matrix_code)
+        .bind(field.name)
+        .bind(field.question)
+        .bind(flag(field.is_mandatory))
+        .bind(field.data_type)
+        .bind(field.answers.join("\n"))
+        .bind(field.parent.map(|(name, _)| name))
+        .bind(field.parent.map(|(_, value)| value))
+        .bind(field.sort_order),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The fields of `target` defined on any of `codes` (a matrix code and its ancestors).
+pub async fn for_codes<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    target: &str,
+    codes: &[String],
+) -> Result<Vec<CustomField>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..codes.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT matrix_code, name, question, is_mandatory, data_type, answer_list, parent_name, trigger_value
+         FROM custom_fields WHERE tenant_id = $1 AND target = $2 AND matrix_code IN ({})
+         ORDER BY LENGTH(matrix_code), sort_order, name",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(tenant.0).bind(target);
+    for code in codes {
+        query = query.bind(code.as_str());
+    }
+    let rows = executor.fetch_all(query).await?;
+    rows.iter()
+        .map(|r| {
+            let answers: String = r.try_get("answer_list")?;
+            let parent: Option<String> = r.try_get("parent_name")?;
+            let trigger: Option<String> = r.try_get("trigger_value")?;
+            Ok(CustomField {
+                matrix_code: r.try_get("matrix_code")?,
+                name: r.try_get("name")?,
+                question: r.try_get("question")?,
+                is_mandatory: r.try_get::<i64, _>("is_mandatory")? != 0,
+                data_type: r.try_get("data_type")?,
+                answers: answers.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+                parent: parent.zip(trigger),
+            })
+        })
+        .collect()
+}
+
+pub async fn set_answer(
+    conn: &mut AnyConnection,
+    target: &str,
+    owner: i64,
+    name: &str,
+    value: &str,
+) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query("INSERT INTO custom_answers (target, owner_id, name, value) VALUES ($1, $2, $3, $4)")
+            .bind(target)
+            .bind(owner)
+            .bind(name)
+            .bind(value),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn answers<'c, E>(executor: E, target: &str, owner: i64) -> Result<Vec<(String, String)>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query("SELECT name, value FROM custom_answers WHERE target = $1 AND owner_id = $2 ORDER BY name")
+                .bind(target)
+                .bind(owner),
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
