@@ -2,12 +2,13 @@
 
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, can};
+use caretaker_domain::clock::Timestamp;
 use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, ReferenceGroup};
 use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::site::parse_date;
 use caretaker_storage::assets::{self, Asset, NewAsset};
 use caretaker_storage::audit::{self, Event};
-use caretaker_storage::{StorageError, companies, sites};
+use caretaker_storage::{Conn, StorageError, companies, sites};
 
 use crate::principal::Principal;
 use crate::{App, AppError};
@@ -53,6 +54,35 @@ pub async fn create(
     input: AssetInput,
 ) -> Result<Asset, AppError> {
     let by = by.principal();
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let identifier = insert_checked(&mut tx, by, &input, now).await?;
+    audit::record(
+        &mut tx,
+        &Event {
+            tenant: Some(by.tenant),
+            actor: by.actor(),
+            source_address: by.source_address.as_deref(),
+            action: "asset.created",
+            target: Some(&identifier),
+            detail: input.site_code.trim(),
+        },
+        now,
+    )
+    .await?;
+    let created = assets::get(&mut tx, by.tenant, &identifier).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(created)
+}
+
+/// Checks every rule of one asset and inserts it in the caller's transaction, without an
+/// audit entry; returns its GUID. The unit of both Create Asset and the import.
+pub async fn insert_checked(
+    conn: &mut Conn,
+    by: &Principal,
+    input: &AssetInput,
+    now: Timestamp,
+) -> Result<String, AppError> {
     let mut check = RuleCheck::new();
     let date = |check: &mut RuleCheck, field: &str, value: &Option<String>| {
         present(value).and_then(|text| {
@@ -107,14 +137,12 @@ pub async fn create(
         }
     }
 
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
     let site = if input.site_code.trim().is_empty() {
         check.push(rule("MissingSiteCode", "SiteCode is required"));
         None
     } else {
         let found =
-            if by.sees_all_sites() { sites::id_by_code(&mut *tx, by.tenant, &input.site_code).await? } else { None };
+            if by.sees_all_sites() { sites::id_by_code(&mut *conn, by.tenant, &input.site_code).await? } else { None };
         if found.is_none() {
             check.push(rule("UnknownSite", format!("No site has the code {:?}", input.site_code.trim())));
         }
@@ -124,22 +152,22 @@ pub async fn create(
     if matrix_code.is_empty() {
         check.push(rule("MissingMatrixCode", "MatrixCode is required"));
     } else if MatrixCode::parse(matrix_code).is_err()
-        || !sites::matrix_code_exists(&mut *tx, by.tenant, MatrixType::Asset.name(), matrix_code).await?
+        || !sites::matrix_code_exists(&mut *conn, by.tenant, MatrixType::Asset.name(), matrix_code).await?
     {
         check.push(rule("UnknownMatrixCode", format!("{matrix_code:?} is not an Asset matrix code")));
     }
     let fields = if MatrixCode::parse(matrix_code).is_ok() {
-        crate::custom_fields::applicable(&mut tx, by.tenant, CustomFieldTarget::Asset, matrix_code).await?
+        crate::custom_fields::applicable(conn, by.tenant, CustomFieldTarget::Asset, matrix_code).await?
     } else {
         Vec::new()
     };
     let answers = crate::custom_fields::check_answers("Asset", &fields, &input.custom_fields, &mut check);
     let model = match (present(&input.manufacturer), present(&input.model)) {
         (None, None) => None,
-        (Some(manufacturer), model) => match companies::find_by_name(&mut *tx, by.tenant, manufacturer).await? {
+        (Some(manufacturer), model) => match companies::find_by_name(&mut *conn, by.tenant, manufacturer).await? {
             Some((company, _, types)) if types.split(',').any(|t| t == "AssetManufacturer") => match model {
                 Some(model) => {
-                    let found = companies::find_model(&mut *tx, company, model).await?;
+                    let found = companies::find_model(&mut *conn, company, model).await?;
                     if found.is_none() {
                         check.push(rule("UnknownModel", format!("{manufacturer} has no model named {model:?}")));
                     }
@@ -161,12 +189,12 @@ pub async fn create(
         }
     };
     if let Some(category) = present(&input.category)
-        && !sites::reference_value_exists(&mut *tx, by.tenant, ReferenceGroup::AssetCategory.name(), category).await?
+        && !sites::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::AssetCategory.name(), category).await?
     {
         check.push(rule("UnknownCategory", format!("{category:?} is not an Asset Category value")));
     }
     let parent = match present(&input.parent_asset_identifier) {
-        Some(parent) => match assets::find(&mut *tx, by.tenant, parent).await? {
+        Some(parent) => match assets::find(&mut *conn, by.tenant, parent).await? {
             Some((id, parent_site)) => {
                 if site.is_some_and(|s| s != parent_site) {
                     check.push(rule("ParentAtAnotherSite", "The parent asset is at another site"));
@@ -201,26 +229,11 @@ pub async fn create(
         life_span,
         category: present(&input.category),
     };
-    let id = assets::insert(&mut tx, by.tenant, &new, now).await?;
+    let id = assets::insert(conn, by.tenant, &new, now).await?;
     for (name, value) in &answers {
-        caretaker_storage::custom_fields::set_answer(&mut tx, "asset", id, name, value).await?;
+        caretaker_storage::custom_fields::set_answer(conn, "asset", id, name, value).await?;
     }
-    audit::record(
-        &mut tx,
-        &Event {
-            tenant: Some(by.tenant),
-            actor: by.actor(),
-            source_address: by.source_address.as_deref(),
-            action: "asset.created",
-            target: Some(&identifier),
-            detail: input.site_code.trim(),
-        },
-        now,
-    )
-    .await?;
-    let created = assets::get(&mut tx, by.tenant, &identifier).await?.ok_or(AppError::NotFound)?;
-    tx.commit().await.map_err(StorageError::from)?;
-    Ok(created)
+    Ok(identifier)
 }
 
 /// One asset the caller may see (its site must be visible).

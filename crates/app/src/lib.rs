@@ -15,6 +15,7 @@ pub mod contractors;
 pub mod credentials;
 pub mod custom_fields;
 pub mod error;
+pub mod import;
 pub mod mail;
 pub mod master_key;
 pub mod password;

@@ -3,14 +3,16 @@
 
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, can};
+use caretaker_domain::clock::Timestamp;
 use caretaker_domain::contractor::display_name;
 use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, ReferenceGroup};
 use caretaker_domain::rules::RuleCheck;
+use caretaker_domain::site::SiteId;
 use caretaker_domain::site::{self, SiteCode};
 use caretaker_domain::user::Email;
-use caretaker_storage::StorageError;
 use caretaker_storage::audit::{self, Event};
 use caretaker_storage::sites::{self, NewSite, Note, Site};
+use caretaker_storage::{Conn, StorageError};
 
 use crate::principal::Principal;
 use crate::{App, AppError};
@@ -70,6 +72,35 @@ pub async fn create(
     input: SiteInput,
 ) -> Result<Site, AppError> {
     let by = by.principal();
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let (_, code, name) = insert_checked(&mut tx, by, &input, now).await?;
+    audit::record(
+        &mut tx,
+        &Event {
+            tenant: Some(by.tenant),
+            actor: by.actor(),
+            source_address: by.source_address.as_deref(),
+            action: "site.created",
+            target: Some(code.as_str()),
+            detail: &name,
+        },
+        now,
+    )
+    .await?;
+    let created = sites::get(&mut tx, by.tenant, code.as_str()).await?.ok_or(AppError::NotFound)?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(created)
+}
+
+/// Checks every rule of one site and inserts it in the caller's transaction, without an
+/// audit entry (the caller records one): the unit of both Create Site and the import.
+pub async fn insert_checked(
+    conn: &mut Conn,
+    by: &Principal,
+    input: &SiteInput,
+    now: Timestamp,
+) -> Result<(SiteId, SiteCode, String), AppError> {
     let mut check = RuleCheck::new();
     let code = check.check(SiteCode::parse(&input.site_code));
     let name = check.check(display_name("Site", &input.name, 200));
@@ -150,11 +181,9 @@ pub async fn create(
         }
     }
 
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
     let parent = match present(&input.parent_code) {
         Some(parent) => {
-            let found = sites::id_by_code(&mut *tx, by.tenant, parent).await?;
+            let found = sites::id_by_code(&mut *conn, by.tenant, parent).await?;
             if found.is_none() {
                 check.push(BrokenRule::new("Site", "UnknownParent", format!("No site has the code {parent:?}")));
             }
@@ -170,7 +199,7 @@ pub async fn create(
     ] {
         if let Some(value) = value {
             let known = MatrixCode::parse(value).is_ok()
-                && sites::matrix_code_exists(&mut *tx, by.tenant, matrix_type.name(), value).await?;
+                && sites::matrix_code_exists(&mut *conn, by.tenant, matrix_type.name(), value).await?;
             if !known {
                 check.push(BrokenRule::new("Site", problem, format!("{value:?} is not a {matrix_type} matrix code")));
             }
@@ -178,12 +207,13 @@ pub async fn create(
     }
     // The channel's custom fields (and its parents'); without a channel there are none.
     let fields = match channel {
-        Some(channel) => crate::custom_fields::applicable(&mut tx, by.tenant, CustomFieldTarget::Site, channel).await?,
+        Some(channel) => crate::custom_fields::applicable(conn, by.tenant, CustomFieldTarget::Site, channel).await?,
         None => Vec::new(),
     };
     let answers = crate::custom_fields::check_answers("Site", &fields, &input.custom_fields, &mut check);
     for hazard in input.hazards.iter().map(|h| h.trim()) {
-        if !sites::reference_value_exists(&mut *tx, by.tenant, ReferenceGroup::HealthAndSafety.name(), hazard).await? {
+        if !sites::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::HealthAndSafety.name(), hazard).await?
+        {
             check.push(BrokenRule::new(
                 "Site",
                 "UnknownHazard",
@@ -207,7 +237,7 @@ pub async fn create(
         geographic_area_code: area,
         site_channel_code: channel,
     };
-    let id = match sites::insert(&mut tx, by.tenant, &new, now).await {
+    let id = match sites::insert(conn, by.tenant, &new, now).await {
         Ok(id) => id,
         Err(StorageError::Conflict(_)) => {
             return Err(AppError::conflict(BrokenRule::new(
@@ -219,7 +249,7 @@ pub async fn create(
         Err(other) => return Err(other.into()),
     };
     for hazard in &input.hazards {
-        sites::add_hazard(&mut tx, id, hazard.trim()).await?;
+        sites::add_hazard(conn, id, hazard.trim()).await?;
     }
     for note in &input.notes {
         let note = Note {
@@ -228,30 +258,15 @@ pub async fn create(
             end_date: present(&note.end_date).and_then(site::parse_date).map(|d| d.to_string()),
             is_warning: note.is_warning,
         };
-        sites::add_note(&mut tx, id, &note).await?;
+        sites::add_note(conn, id, &note).await?;
     }
     for (day, opens, closes) in &hours {
-        sites::set_hours(&mut tx, id, *day, opens, closes).await?;
+        sites::set_hours(conn, id, *day, opens, closes).await?;
     }
     for (name, value) in &answers {
-        caretaker_storage::custom_fields::set_answer(&mut tx, "site", id.0, name, value).await?;
+        caretaker_storage::custom_fields::set_answer(conn, "site", id.0, name, value).await?;
     }
-    audit::record(
-        &mut tx,
-        &Event {
-            tenant: Some(by.tenant),
-            actor: by.actor(),
-            source_address: by.source_address.as_deref(),
-            action: "site.created",
-            target: Some(code.as_str()),
-            detail: &name,
-        },
-        now,
-    )
-    .await?;
-    let created = sites::get(&mut tx, by.tenant, code.as_str()).await?.ok_or(AppError::NotFound)?;
-    tx.commit().await.map_err(StorageError::from)?;
-    Ok(created)
+    Ok((id, code, name))
 }
 
 /// One site the caller may see; [`AppError::NotFound`] otherwise.

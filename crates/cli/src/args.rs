@@ -94,6 +94,8 @@ pub enum Command {
     Credentials(CredentialsCommand),
     /// Send one TCN-signed request to a Caretaker (or Titan/Urgent) REST API
     Api(ApiArgs),
+    /// Import sites or assets from a CSV file (all or nothing)
+    Import(ImportArgs),
     /// Apply pending database migrations and exit
     Migrate,
     /// Measure the server under load
@@ -241,4 +243,26 @@ pub struct BenchArgs {
     /// Write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ImportKind {
+    Sites,
+    Assets,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the file holds
+    #[arg(value_enum)]
+    pub kind: ImportKind,
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: String,
+    /// CSV with a header row. Sites: SiteCode, ParentCode, Name, Line1, Line2, Line3, Town, County,
+    /// Country, PostalCode, Latitude, Longitude, Email, Telephone, GeographicAreaMatrixItemCode,
+    /// SiteChannelMatrixItemCode, Hazards (separated by ';'). Assets: SiteCode, MatrixCode,
+    /// ParentAssetIdentifier, Manufacturer, Model, SerialNumber, AssetTag, Description, Quantity,
+    /// InstallationDate, PurchaseDate, PurchaseValue, CurrentValue, YearOfManufacture,
+    /// LifeSpanValue, LifeSpanUnit, Category. Unknown columns are refused; missing ones are empty.
+    pub file: PathBuf,
 }

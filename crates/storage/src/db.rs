@@ -152,3 +152,34 @@ async fn sqlite_pool(url: &str, size: u32, options: &DbOptions, read_only: bool)
         .await?;
     Ok(pool)
 }
+
+/// A savepoint inside a transaction: a unit that can be undone alone (on PostgreSQL a failed
+/// statement otherwise poisons the whole transaction).
+pub struct Savepoint<'t> {
+    conn: &'t mut sqlx::AnyConnection,
+    done: bool,
+}
+
+impl<'t> Savepoint<'t> {
+    pub async fn open(conn: &'t mut sqlx::AnyConnection) -> Result<Savepoint<'t>, StorageError> {
+        conn.execute(sqlx::raw_sql("SAVEPOINT caretaker_row")).await?;
+        Ok(Savepoint { conn, done: false })
+    }
+
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        self.conn
+    }
+
+    pub async fn release(mut self) -> Result<(), StorageError> {
+        self.done = true;
+        self.conn.execute(sqlx::raw_sql("RELEASE SAVEPOINT caretaker_row")).await?;
+        Ok(())
+    }
+
+    pub async fn rollback(mut self) -> Result<(), StorageError> {
+        self.done = true;
+        self.conn.execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT caretaker_row")).await?;
+        self.conn.execute(sqlx::raw_sql("RELEASE SAVEPOINT caretaker_row")).await?;
+        Ok(())
+    }
+}

@@ -31,7 +31,7 @@ pub mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use db::{Backend, Db, DbOptions, Tx};
+pub use db::{Backend, Db, DbOptions, Savepoint, Tx};
 /// A connection (or, through `&mut tx`, a transaction) that storage functions run on.
 pub type Conn = sqlx::AnyConnection;
 pub use error::StorageError;

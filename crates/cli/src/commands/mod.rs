@@ -4,6 +4,7 @@ mod api;
 mod contractor;
 mod credentials;
 mod demo;
+mod import;
 mod serve;
 mod tenant;
 mod user;
@@ -18,6 +19,7 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
         Command::Serve(_) => serve::run(&settings, None).await,
         Command::Demo(_) => demo::run(&settings).await,
         Command::Tenant(command) => tenant::run(command, &settings).await,
+        Command::Import(args) => import::run(args, &settings).await,
         Command::Migrate => {
             let db = startup::open_db(&settings).await?;
             db.close().await;
