@@ -158,9 +158,6 @@ impl ApiAuthenticator {
         let timestamp = tcn::parse_timestamp(timestamp_bytes).map_err(ApiAuthError::Header)?;
         let timestamp_text = std::str::from_utf8(timestamp_bytes).unwrap_or_default();
         let token = authorization.token;
-        if let Some(until) = self.locally_blocked(&token_scope(token), now) {
-            return Err(throttled(until, now));
-        }
 
         let stamp = credentials::stamp(app.db.read(), token).await?;
         let window = stamp.as_ref().map_or(DEFAULT_SKEW_SECONDS, |s| s.clock_skew_seconds);
@@ -196,8 +193,11 @@ impl ApiAuthenticator {
                 Ok(caller)
             }
             None => {
-                if stamp.as_ref().is_some_and(|stamp| stamp.require_strict_signing) && strict.is_none() {
-                    return Err(ApiAuthError::StrictRequired);
+                // A blocked token answers 429 to failing attempts only: the token is not
+                // secret, so blocking its correctly signed calls would let anyone stop an
+                // integration.
+                if let Some(until) = self.locally_blocked(&token_scope(token), now) {
+                    return Err(throttled(until, now));
                 }
                 Err(self.fail(app, &request, token, stamp.map(|s| s.tenant), now).await)
             }
@@ -224,9 +224,7 @@ impl ApiAuthenticator {
         if stamp.revoked || !stamp.user_active || expired || too_old || !tenant_matches {
             return Ok(None);
         }
-        if stamp.require_strict_signing && strict.is_none() {
-            return Ok(None);
-        }
+        let plain_only = stamp.require_strict_signing && strict.is_none();
         if let Some(strict) = strict
             && request.body_sha256.is_none_or(|body| !body.eq_ignore_ascii_case(strict.content_sha256))
         {
@@ -259,6 +257,11 @@ impl ApiAuthenticator {
         }
         if !signed {
             return Ok(None);
+        }
+        // Told only to a caller whose plain TCN signature is right: nobody else learns that
+        // the token exists.
+        if plain_only {
+            return Err(ApiAuthError::StrictRequired);
         }
 
         let last = cached.last_touch.load(Ordering::Relaxed);

@@ -98,6 +98,9 @@ pub async fn insert_checked(
     };
     let installation_date = date(&mut check, "InstallationDate", &input.installation_date);
     let purchase_date = date(&mut check, "PurchaseDate", &input.purchase_date);
+    if input.custom_fields.len() > 200 {
+        check.push(rule("TooManyItems", "CustomFields may have at most 200 entries"));
+    }
     let quantity = input.quantity.unwrap_or(1);
     if quantity < 1 {
         check.push(rule("InvalidQuantity", "Quantity must be at least 1"));

@@ -112,9 +112,7 @@ pub async fn sign_in(
     };
     let hash = stored_hash.clone().unwrap_or_else(|| decoy_hash().to_owned());
     let candidate = password.clone();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
-        .await
-        .map_err(|err| AppError::internal(format!("password check task: {err}")))?;
+    let matches = crate::verify_off_thread(candidate, hash).await?;
 
     let user = match user {
         Some(user) if matches && stored_hash.is_some() && user.status == UserStatus::Active => user,
@@ -131,7 +129,9 @@ pub async fn sign_in(
                     actor: other.as_ref().map_or(Actor::System, |u| Actor::User(u.id)),
                     source_address: address,
                     action: "user.sign_in_failed",
-                    target: Some(email.trim()),
+                    // What was typed, bounded: a password typed into the e-mail box must not
+                    // be stored whole.
+                    target: Some(&bounded_target(email)),
                     detail: if blocked.is_some() { "sign-ins blocked for a while" } else { "" },
                 },
                 now,
@@ -235,9 +235,7 @@ pub async fn change_password(
         return Err(AppError::NotFound);
     };
     let stored = users::password_hash(app.db.read(), user).await?.unwrap_or_else(|| decoy_hash().to_owned());
-    let matches = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
-        .await
-        .map_err(|err| AppError::internal(format!("password check task: {err}")))?;
+    let matches = crate::verify_off_thread(current, stored).await?;
     let mut check = caretaker_domain::rules::RuleCheck::new();
     if !matches {
         check.push(BrokenRule::new("User", "WrongPassword", "The current password is wrong"));
@@ -282,9 +280,13 @@ pub async fn set_password_with_link(
         check.push(BrokenRule::new("User", "PasswordsDiffer", "The new password and its confirmation differ"));
     }
     check.finish().map_err(AppError::Invalid)?;
-    let hash = crate::hash_off_thread(new).await?;
     let now = app.clock.now();
     let token_hash = tokens::hash_token(token);
+    // Only a live link earns an (expensive) password hash: guessing links costs nothing.
+    if sessions::find_set_password_link(app.db.read(), &token_hash, now).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let hash = crate::hash_off_thread(new).await?;
     let mut tx = app.db.begin().await?;
     let Some(user_id) = sessions::find_set_password_link(&mut *tx, &token_hash, now).await? else {
         return Err(AppError::NotFound);
@@ -329,4 +331,15 @@ pub async fn update_profile(app: &App, session: &SessionContext, name: &str) -> 
     audit::record(&mut tx, &user_event(&session.principal, "user.profile_changed", ""), now).await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(())
+}
+
+/// The e-mail as typed, for the audit log: a valid address whole, anything else cut short.
+fn bounded_target(typed: &str) -> String {
+    match Email::parse(typed) {
+        Ok(email) => email.as_str().to_owned(),
+        Err(_) => {
+            let cut: String = typed.trim().chars().take(3).collect();
+            format!("(not an e-mail address: {cut}...)")
+        }
+    }
 }

@@ -145,6 +145,10 @@ pub async fn rotate_token(app: &App, me: &Principal) -> Result<String, AppError>
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let current = live_credential(&mut tx, user).await?;
+    // Lock the credential first (the bump takes its row lock on PostgreSQL): a concurrent
+    // secret rotation then waits instead of sealing a secret under the old token.
+    credentials::bump_version(&mut tx, current.id).await?;
+    let current = live_credential(&mut tx, user).await?;
     let token = new_token();
     for secret in credentials::secrets(&mut tx, current.id).await? {
         let plain = app.secret_cipher.decrypt(&current.token, &secret.ciphertext)?;
@@ -172,11 +176,12 @@ pub async fn rotate_secret(app: &App, me: &Principal, grace_seconds: i64) -> Res
     let now = app.clock.now();
     let secret = random_secret();
     let mut tx = app.db.begin().await?;
+    let first = live_credential(&mut tx, user).await?;
+    credentials::bump_version(&mut tx, first.id).await?;
     let current = live_credential(&mut tx, user).await?;
     let sealed = app.secret_cipher.encrypt(&current.token, secret.expose_secret())?;
     let last_four = credential::last_four(secret.expose_secret());
     credentials::add_secret(&mut tx, current.id, &sealed, &last_four, now.plus_seconds(grace_seconds), now).await?;
-    credentials::bump_version(&mut tx, current.id).await?;
     let detail = if grace_seconds == 0 {
         String::from("old secret revoked at once")
     } else {

@@ -50,6 +50,11 @@ impl From<StorageError> for AppError {
         match err {
             StorageError::Unavailable(_) => AppError::Unavailable(err),
             StorageError::NotFound => AppError::NotFound,
+            StorageError::InvalidData(_) => AppError::invalid(BrokenRule::new(
+                "Request",
+                "InvalidText",
+                "The request holds characters that cannot be stored (such as NUL)",
+            )),
             other => AppError::Internal(Box::new(other)),
         }
     }

@@ -70,9 +70,34 @@ impl App {
     }
 }
 
-/// Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+/// At most this many Argon2 computations (19 MiB and tens of milliseconds each) run at
+/// once; the rest wait their turn, so a flood of sign-ins cannot exhaust memory.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Argon2 takes tens of milliseconds of CPU: keep it off the async workers, a few at a time.
 pub(crate) async fn hash_off_thread(password: secrecy::SecretString) -> Result<String, AppError> {
+    let _slot = ARGON2_SLOTS.acquire().await.map_err(|_| AppError::internal("password slots closed"))?;
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
         .map_err(|err| AppError::internal(format!("password hashing task: {err}")))?
+}
+
+/// [`password::verify`] off the async workers, through the same slots as hashing.
+pub(crate) async fn verify_off_thread(password: secrecy::SecretString, hash: String) -> Result<bool, AppError> {
+    let _slot = ARGON2_SLOTS.acquire().await.map_err(|_| AppError::internal("password slots closed"))?;
+    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+        .await
+        .map_err(|err| AppError::internal(format!("password check task: {err}")))
+}
+
+/// Removes what has expired: sessions past their idle or absolute end, throttle counters of
+/// past windows, spent nonces. Every server runs it now and then; it is idempotent.
+pub async fn purge_expired(app: &App) -> Result<(), AppError> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    caretaker_storage::sessions::delete_expired(&mut tx, now, now.plus_seconds(-auth::IDLE_SECONDS)).await?;
+    caretaker_storage::throttle::purge(&mut tx, now.plus_seconds(-86_400)).await?;
+    caretaker_storage::credentials::purge_nonces(&mut tx, now).await?;
+    tx.commit().await.map_err(caretaker_storage::StorageError::from)?;
+    Ok(())
 }

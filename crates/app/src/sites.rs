@@ -102,6 +102,17 @@ pub async fn insert_checked(
     now: Timestamp,
 ) -> Result<(SiteId, SiteCode, String), AppError> {
     let mut check = RuleCheck::new();
+    // Bounded lists: one request cannot hold the writer for thousands of statements.
+    for (field, count, max) in [
+        ("Hazards", input.hazards.len(), 100),
+        ("Notes", input.notes.len(), 100),
+        ("WorkingHours", input.working_hours.len(), 7),
+        ("CustomFields", input.custom_fields.len(), 200),
+    ] {
+        if count > max {
+            check.push(BrokenRule::new("Site", "TooManyItems", format!("{field} may have at most {max} entries")));
+        }
+    }
     let code = check.check(SiteCode::parse(&input.site_code));
     let name = check.check(display_name("Site", &input.name, 200));
     for (field, value) in

@@ -1,7 +1,7 @@
 //! Users: create, change, disable, enable, reset a password; and the rules on who may
 //! grant which role package.
 
-use caretaker_domain::access::{Authorized, BuiltinPackage, PermissionSet, can};
+use caretaker_domain::access::{Authorized, BuiltinPackage, Permission, PermissionSet, can};
 use caretaker_domain::contractor::{ContractorId, display_name};
 use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::user::{Email, SiteAccess, UserId, UserStatus, UserType};
@@ -184,6 +184,29 @@ fn check_grants(
         }
     }
     forbidden.finish().map_err(AppError::Forbidden)?;
+    // Running the tenant (users, packages, configuration, the audit log, credentials) is
+    // for Management users: a Contractor or Site user with such rights could reach beyond
+    // their contractor or sites.
+    let administrative = [
+        Permission::UsersRead,
+        Permission::UsersWrite,
+        Permission::RolePackagesWrite,
+        Permission::ConfigurationWrite,
+        Permission::AuditLogRead,
+        Permission::ApiCredentialsAdminister,
+    ];
+    if target_type != UserType::Management
+        && added.iter().any(|p| {
+            p.builtin != Some(BuiltinPackage::Administrator)
+                && administrative.iter().any(|a| p.permissions.contains(*a))
+        })
+    {
+        return Err(AppError::invalid(BrokenRule::new(
+            "User",
+            "AdministrativeRightsOnlyForManagementUsers",
+            "Packages that manage users, packages, settings, credentials or the audit log are for Management users",
+        )));
+    }
     if target_type != UserType::Management && added.iter().any(|p| p.builtin == Some(BuiltinPackage::Administrator)) {
         return Err(AppError::invalid(BrokenRule::new(
             "User",
@@ -248,6 +271,7 @@ pub async fn create(
         return Err(AppError::internal("checked input missing"));
     };
     check_grants(by, None, checked.user_type, &chosen, &[])?;
+    guard_site_access(by, &checked.site_access)?;
 
     let status = if password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
     let id = match users::insert(
@@ -345,6 +369,7 @@ pub async fn update(
     let removed: Vec<&RolePackage> = held.iter().copied().filter(|h| !chosen.iter().any(|p| p.id == h.id)).collect();
     guard_privileged_target(by, &held)?;
     check_grants(by, Some(id), existing.user_type, &added, &removed)?;
+    guard_site_access(by, &checked.site_access)?;
     if removed.iter().any(|p| p.builtin == Some(BuiltinPackage::Administrator)) {
         guard_last_administrator(&mut tx, by, id).await?;
     }
@@ -385,6 +410,18 @@ fn input_clone(input: &UserInput) -> UserInput {
         is_integration: input.is_integration,
         password: None,
     }
+}
+
+/// Nobody but an Administrator gives site access wider than their own.
+fn guard_site_access(by: &Principal, wanted: &SiteAccess) -> Result<(), AppError> {
+    if !by.is_admin && *wanted == SiteAccess::All && by.site_access != "all" {
+        return Err(AppError::forbidden(BrokenRule::new(
+            "User",
+            "SiteAccessExceedsOwn",
+            "You cannot give access to all sites without having it yourself",
+        )));
+    }
+    Ok(())
 }
 
 /// Acting on a user who holds a privileged package takes an Administrator; acting on a

@@ -92,7 +92,7 @@ pub fn router(state: AppState) -> Router {
                                 "request",
                                 request_id = %id,
                                 method = %request.method(),
-                                path = %request.uri().path(),
+                                path = %loggable_path(request.uri().path()),
                             )
                         })
                         .on_request(())
@@ -112,4 +112,23 @@ pub async fn serve(
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The path as logged: one-time set-password tokens (which are credentials) are cut out.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.find("/set-password/") {
+        Some(at) => std::borrow::Cow::Owned(format!("{}/set-password/[redacted]", &path[..at])),
+        None => std::borrow::Cow::Borrowed(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn set_password_tokens_never_reach_the_logs() {
+        assert_eq!(loggable_path("/t/Acme/set-password/abcDEF123"), "/t/Acme/set-password/[redacted]");
+        assert_eq!(loggable_path("/rest/users/acme/me"), "/rest/users/acme/me");
+    }
 }

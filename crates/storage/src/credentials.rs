@@ -328,3 +328,10 @@ pub async fn set_tenant_signing(
     .await?;
     Ok(())
 }
+
+/// Deletes nonces whose window has passed.
+pub async fn purge_nonces(conn: &mut AnyConnection, now: Timestamp) -> Result<u64, StorageError> {
+    let done =
+        conn.execute(sqlx::query("DELETE FROM api_nonces WHERE expires_at <= $1").bind(now.unix_micros())).await?;
+    Ok(done.rows_affected())
+}

@@ -15,6 +15,10 @@ pub enum StorageError {
     /// The database does not answer (connection refused, pool timed out, closed).
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The database refused a value as data (e.g. a NUL character in text on PostgreSQL):
+    /// the request's fault, not the server's.
+    #[error("the database cannot store a value: {0}")]
+    InvalidData(String),
     /// A stored value that the code cannot read: a bug or a hand-edited database.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -39,6 +43,8 @@ impl From<sqlx::Error> for StorageError {
                         StorageError::Constraint(what)
                     }
                     _ if is_connection_loss(db.code().as_deref()) => StorageError::Unavailable(err),
+                    // SQLSTATE class 22: data exceptions (bad characters, values out of range).
+                    _ if db.code().is_some_and(|code| code.starts_with("22")) => StorageError::InvalidData(what),
                     _ => StorageError::Other(err),
                 }
             }

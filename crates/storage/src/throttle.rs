@@ -85,3 +85,14 @@ pub async fn clear(conn: &mut AnyConnection, scope: &str) -> Result<(), StorageE
     conn.execute(sqlx::query("DELETE FROM auth_throttle WHERE scope = $1").bind(scope)).await?;
     Ok(())
 }
+
+/// Forgets scopes whose window and block both ended before `cutoff`.
+pub async fn purge(conn: &mut AnyConnection, cutoff: Timestamp) -> Result<u64, StorageError> {
+    let done = conn
+        .execute(
+            sqlx::query("DELETE FROM auth_throttle WHERE window_start < $1 AND blocked_until < $1")
+                .bind(cutoff.unix_micros()),
+        )
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -319,7 +319,7 @@ pub async fn update_details(
 /// Changes the user's own profile name.
 pub async fn update_name(conn: &mut AnyConnection, id: UserId, name: &str, now: Timestamp) -> Result<(), StorageError> {
     conn.execute(
-        sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE users SET name = $1, updated_at = $2, access_version = access_version + 1 WHERE id = $3")
             .bind(name)
             .bind(now.unix_micros())
             .bind(id.0),

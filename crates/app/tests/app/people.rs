@@ -279,6 +279,8 @@ async fn try_contractor(
 both_backends!(
     // users::create
     administrator_is_only_for_management_users,
+    administrative_packages_are_only_for_management_users,
+    nobody_but_administrators_gives_more_site_access_than_they_have,
     create_management_user_with_rest_api_is_invited_with_a_set_password_link,
     create_with_a_password_makes_an_active_user_without_a_link,
     create_refuses_a_duplicate_email_in_any_case_and_writes_nothing,
@@ -1602,7 +1604,7 @@ async fn sign_in_failures_are_one_indistinguishable_error(t: TestDb) {
             ("user.sign_in_failed", f.admin_email.as_str(), "user", admin),
             ("user.sign_in_failed", f.admin_email.as_str(), "user", admin),
             ("user.sign_in_failed", "nobody@example.com", "system", None),
-            ("user.sign_in_failed", "not an e-mail", "system", None),
+            ("user.sign_in_failed", "(not an e-mail address: not...)", "system", None),
             ("user.sign_in_failed", "ned@example.com", "user", Some("ned@example.com")),
             ("user.sign_in_failed", "ola@example.com", "user", Some("ola@example.com")),
         ]
@@ -1924,7 +1926,13 @@ async fn update_profile_changes_only_the_name(t: TestDb) {
     auth::update_profile(&f.app, &context, "  Ada Lovelace ").await.unwrap();
     let after = stored(&t, f.tenant.id, f.admin_id).await;
     assert_eq!(after.name, "Ada Lovelace");
-    assert_eq!(User { name: user_before.name.clone(), ..after }, user_before, "only the name changes");
+    // Only the name changes (and the access version, so cached principals show the new name).
+    assert_eq!(after.access_version, user_before.access_version + 1);
+    assert_eq!(
+        User { name: user_before.name.clone(), access_version: user_before.access_version, ..after },
+        user_before,
+        "only the name changes"
+    );
     assert_eq!(summary(&trail(&t, f.tenant.id).await, audit_before), [row("user.profile_changed", &f.admin_email, "")]);
     assert_eq!(session(&f, &new).await.unwrap().principal.name, "Ada Lovelace");
 }
@@ -1937,4 +1945,53 @@ async fn administrator_is_only_for_management_users(t: TestDb) {
         .unwrap_err();
     assert_eq!(invalid(err), ["BrokenRule_User_AdministratorOnlyForManagementUsers"]);
     assert_eq!(snapshot(&t).await, before, "nothing is written");
+}
+
+async fn administrative_packages_are_only_for_management_users(t: TestDb) {
+    let f = fixture(&t, "Acme").await;
+    let _ = clerk(&t, &f).await; // creates the "User Clerks" package (users.read, users.write)
+    let before = snapshot(&t).await;
+    for user_type in ["Contractor", "Site"] {
+        let mut request = input("x@example.com", user_type, &["User Clerks"]);
+        if user_type == "Contractor" {
+            request.contractor = None;
+        }
+        let err = try_create(&f.app, &f.admin, request).await.unwrap_err();
+        let keys = invalid(err);
+        assert!(
+            keys.contains(&String::from("BrokenRule_User_AdministrativeRightsOnlyForManagementUsers"))
+                || user_type == "Contractor",
+            "{keys:?}"
+        );
+    }
+    let err = try_create(&f.app, &f.admin, input("site@example.com", "Site", &["Site User", "User Clerks"]))
+        .await
+        .unwrap_err();
+    assert_eq!(invalid(err), ["BrokenRule_User_AdministrativeRightsOnlyForManagementUsers"]);
+    assert_eq!(snapshot(&t).await, before, "nothing is written");
+}
+
+async fn nobody_but_administrators_gives_more_site_access_than_they_have(t: TestDb) {
+    let f = fixture(&t, "Acme").await;
+    let can = f.admin.authorize::<can::RolePackagesWrite>().unwrap();
+    role_packages::create_custom(
+        &f.app,
+        &can,
+        "Site Clerks",
+        "",
+        &[String::from("users.read"), String::from("users.write")],
+    )
+    .await
+    .unwrap();
+    let mut request = with_password(input("narrow@example.com", "Management", &["Site Clerks"]), USER_PASSWORD);
+    request.site_access = String::from("none");
+    let narrow = create_user(&f.app, &f.admin, request).await.id;
+    let narrow = principal(&t, &f.tenant, narrow).await;
+    let before = snapshot(&t).await;
+    let err = try_create(&f.app, &narrow, input("wide@example.com", "Management", &[])).await.unwrap_err();
+    assert_eq!(forbidden(err), ["BrokenRule_User_SiteAccessExceedsOwn"]);
+    assert_eq!(snapshot(&t).await, before, "nothing is written");
+    let mut ok = input("also-narrow@example.com", "Management", &[]);
+    ok.site_access = String::from("none");
+    create_user(&f.app, &narrow, ok).await;
 }

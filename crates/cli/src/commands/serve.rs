@@ -37,11 +37,26 @@ pub async fn run_on(settings: &Settings, app: App, listener: TcpListener) -> Res
     let _ = std::io::stdout().flush();
 
     let db = app.db.clone();
+    // Housekeeping: expired sessions, old throttle counters and spent nonces, every ten
+    // minutes (and once at start).
+    let janitor = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                if let Err(err) = caretaker_app::purge_expired(&app).await {
+                    tracing::warn!(error = %err, "housekeeping failed");
+                }
+            }
+        })
+    };
     let public_base_url = settings.public_base_url.as_ref().map(|url| url.as_str().trim_end_matches('/').to_owned());
     let state = AppState::new(app).with_public_base_url(public_base_url);
     caretaker_http::serve(listener, router(state), shutdown_signal())
         .await
         .map_err(|err| Failure::refused(format!("server error: {err}")))?;
+    janitor.abort();
     db.close().await;
     info!("stopped");
     Ok(())

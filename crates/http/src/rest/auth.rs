@@ -18,8 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::error::{ApiError, envelope};
 
-/// The largest body a strict-signed request may have hashed (documents come later).
-const MAX_HASHED_BODY: usize = 16 * 1024 * 1024;
+/// The largest body a strict-signed request may have hashed (the JSON limit; documents,
+/// when they come, will stream their own hash).
+const MAX_HASHED_BODY: usize = crate::rest::json::MAX_JSON_BYTES;
 
 use caretaker_app::api_auth::ApiCaller;
 

@@ -6,7 +6,7 @@ mod auth;
 mod common;
 mod companies;
 mod docs;
-mod json;
+pub(crate) mod json;
 mod me;
 pub mod openapi;
 mod reference;

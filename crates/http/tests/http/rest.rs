@@ -155,6 +155,7 @@ both_backends!(
     manufacturer_models_belong_to_manufacturers,
     assets_with_every_field_parents_and_every_broken_rule,
     custom_fields_are_listed_by_matrix_code_and_their_answers_checked,
+    hostile_text_and_oversized_lists_are_refused_never_500,
 );
 
 async fn the_dotnet_and_postman_styles_both_work(t: TestDb) {
@@ -374,6 +375,18 @@ async fn strict_mode_refuses_replays_and_tampered_bodies(t: TestDb) {
         (status, key(&body).as_str()),
         (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_StrictSigningRequired")
     );
+    // Only a caller whose plain signature is right learns that strict signing is required:
+    // a wrong digest or an unknown token reads as invalid credentials, as always.
+    let (status, body) = get_me(&w, token, "wrong").await;
+    assert_eq!(
+        (status, key(&body).as_str()),
+        (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_InvalidCredentials")
+    );
+    let (status, body) = get_me(&w, "00000000-0000-4000-8000-000000000000", secret).await;
+    assert_eq!(
+        (status, key(&body).as_str()),
+        (StatusCode::UNAUTHORIZED, "BrokenRule_Authentication_InvalidCredentials")
+    );
     assert_eq!(send(&w.state, "GET", ME, &strict_headers("nonce-3", ""), "").await.0, StatusCode::OK);
 }
 
@@ -384,17 +397,14 @@ async fn failed_attempts_are_rate_limited_and_audited_in_aggregate(t: TestDb) {
     }
     // The failure that reaches the limit already answers 429.
     assert_eq!(get_me(&w, &w.creds.token, "wrong").await.0, StatusCode::TOO_MANY_REQUESTS);
-    // The token is blocked now: even the right secret answers 429 until the block ends.
-    let (status, _, _, retry) = send(
-        &w.state,
-        "GET",
-        ME,
-        &dotnet_headers(&w.creds.token, w.creds.secret.expose_secret(), "GET", ME, &w.seconds_ts()),
-        "",
-    )
-    .await;
+    // The token is blocked now for failing attempts (429 with Retry-After)...
+    let (status, _, _, retry) =
+        send(&w.state, "GET", ME, &dotnet_headers(&w.creds.token, "wrong", "GET", ME, &w.seconds_ts()), "").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry.unwrap().parse::<i64>().unwrap() > 0);
+    // ...but the token is no secret: correctly signed calls still pass, so nobody can stop an
+    // integration by failing on purpose with its token.
+    assert_eq!(get_me(&w, &w.creds.token, w.creds.secret.expose_secret()).await.0, StatusCode::OK);
     // Another server (no local memory of the block) refuses it too: the count is shared.
     let other = AppState::new(App::new(
         w.t.db.clone(),
@@ -407,7 +417,7 @@ async fn failed_attempts_are_rate_limited_and_audited_in_aggregate(t: TestDb) {
     // Eleven failures, two audit lines (the first of the window and the block).
     assert_eq!(w.t.count("audit_log WHERE action = 'api.authentication_failed'").await, 2);
     w.t.clock.advance_seconds(301);
-    assert_eq!(get_me(&w, &w.creds.token, w.creds.secret.expose_secret()).await.0, StatusCode::OK, "the block ends");
+    assert_eq!(get_me(&w, &w.creds.token, "wrong").await.0, StatusCode::UNAUTHORIZED, "the block ends");
 }
 
 async fn two_servers_on_one_database_see_a_rotation_at_once(t: TestDb) {
@@ -1160,4 +1170,26 @@ async fn custom_fields_are_listed_by_matrix_code_and_their_answers_checked(t: Te
     );
     assert_eq!(w.t.count("assets").await, 1);
     assert_eq!(w.t.count("custom_answers").await, 3);
+}
+
+async fn hostile_text_and_oversized_lists_are_refused_never_500(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    // NUL characters (refused as data by PostgreSQL) in paths, cursors and bodies.
+    for path in ["/rest/sites/urgent%20si/%00", "/rest/assets/urgent%20si/%00"] {
+        let status = signed_get(&w, &token, &secret, path).await.0;
+        assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND, "{path}: {status}");
+    }
+    let headers = dotnet_headers(&token, &secret, "GET", SITES, &w.seconds_ts());
+    let (status, _, _, _) = send(&w.state, "GET", &format!("{SITES}?Cursor=AA"), &headers, "").await;
+    assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{status}");
+    let body = serde_json::json!({ "SiteCode": "S-1", "Name": "Nul\u{0}name", "Address": { "Town": "a\u{0}b" } });
+    let (status, _) = post_json(&w, &token, &secret, SITES, &body.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _, _) = send(&w.state, "GET", "/t/%00/sign-in", &[], "").await;
+    assert!(status.is_client_error(), "{status}");
+    let too_many = serde_json::json!({ "SiteCode": "S-2", "Name": "Two", "Hazards": vec!["Asbestos"; 101] });
+    let (status, body) = post_json(&w, &token, &secret, SITES, &too_many.to_string()).await;
+    assert_eq!((status, keys(&body)), (StatusCode::BAD_REQUEST, vec![String::from("BrokenRule_Site_TooManyItems")]));
+    assert_eq!(w.t.count("sites").await, 0);
 }
