@@ -6,7 +6,7 @@ use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::user::Email;
 use caretaker_storage::StorageError;
 use caretaker_storage::audit::{self, Event};
-use caretaker_storage::companies::{self, NewCompany};
+use caretaker_storage::companies::{self, Company, NewCompany};
 
 use crate::principal::Principal;
 use crate::{App, AppError};
@@ -185,4 +185,29 @@ pub async fn create_model(
     .await?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(())
+}
+
+/// The tenant's companies by name, each with its models.
+pub async fn list(app: &App, by: &Authorized<'_, can::CompaniesRead, Principal>) -> Result<Vec<Company>, AppError> {
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    Ok(companies::list(&mut conn, by.principal().tenant).await?)
+}
+
+/// One company of the tenant by its identifier (a GUID); [`AppError::NotFound`] otherwise.
+pub async fn get(
+    app: &App,
+    by: &Authorized<'_, can::CompaniesRead, Principal>,
+    identifier: &str,
+) -> Result<Company, AppError> {
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    companies::get(&mut conn, by.principal().tenant, identifier).await?.ok_or(AppError::NotFound)
+}
+
+/// The model names of one company of the tenant, by name.
+pub async fn models(
+    app: &App,
+    by: &Authorized<'_, can::CompaniesRead, Principal>,
+    identifier: &str,
+) -> Result<Vec<String>, AppError> {
+    Ok(get(app, by, identifier).await?.models)
 }

@@ -1,10 +1,15 @@
-//! Matrices and reference lists: the default configuration of a tenant, and reading them.
+//! Matrices and reference lists: the default configuration of a tenant, reading them, and
+//! adding matrix items and reference values.
 
+use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, can};
+use caretaker_domain::contractor::display_name;
 use caretaker_domain::matrix::{
     DEFAULT_CUSTOM_FIELDS, DEFAULT_MATRIX_ITEMS, DEFAULT_REFERENCE_VALUES, MatrixCode, MatrixType, ReferenceGroup,
 };
+use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::tenant::TenantId;
+use caretaker_storage::audit::{self, Event};
 use caretaker_storage::custom_fields::{self, NewField};
 use caretaker_storage::reference_data::{self, MatrixItem, ReferenceValue};
 use caretaker_storage::{Conn, StorageError, tenants};
@@ -74,4 +79,193 @@ pub async fn reference_list(
     group: ReferenceGroup,
 ) -> Result<Vec<ReferenceValue>, AppError> {
     Ok(reference_data::reference_values(app.db.read(), by.principal().tenant, group).await?)
+}
+
+/// Every matrix type with its items (by code), in the catalogue's order.
+pub async fn matrices(
+    app: &App,
+    by: &Authorized<'_, can::ReferenceDataRead, Principal>,
+) -> Result<Vec<(MatrixType, Vec<MatrixItem>)>, AppError> {
+    let mut all = reference_data::all_matrix_items(app.db.read(), by.principal().tenant).await?;
+    Ok(MatrixType::ALL
+        .iter()
+        .map(|t| {
+            let items = all.extract_if(.., |(name, _)| name == t.name()).map(|(_, item)| item).collect();
+            (*t, items)
+        })
+        .collect())
+}
+
+/// Every reference list group with its values (in their order).
+pub async fn reference_lists(
+    app: &App,
+    by: &Authorized<'_, can::ReferenceDataRead, Principal>,
+) -> Result<Vec<(ReferenceGroup, Vec<ReferenceValue>)>, AppError> {
+    let mut all = reference_data::all_reference_values(app.db.read(), by.principal().tenant).await?;
+    Ok(ReferenceGroup::ALL
+        .iter()
+        .map(|g| {
+            let values = all.extract_if(.., |(name, _)| name == g.name()).map(|(_, value)| value).collect();
+            (*g, values)
+        })
+        .collect())
+}
+
+/// The answer to a write that broke rules: every rule at once. Collisions with stored state
+/// alone are a conflict (409); with any other broken rule, all of them are invalid (400).
+pub(crate) fn verdict(check: RuleCheck, conflicts: Vec<BrokenRule>) -> Result<(), AppError> {
+    let mut all = RuleCheck::new();
+    match check.finish() {
+        Ok(()) => {
+            conflicts.into_iter().for_each(|rule| all.push(rule));
+            all.finish().map_err(AppError::Conflict)
+        }
+        Err(rules) => {
+            rules.into_rules().into_iter().chain(conflicts).for_each(|rule| all.push(rule));
+            all.finish().map_err(AppError::Invalid)
+        }
+    }
+}
+
+/// A matrix item as typed: its type's name, its code and its name. The parent is the code
+/// without its last group.
+#[derive(Debug, Default, Clone)]
+pub struct MatrixItemInput {
+    pub matrix_type: String,
+    pub code: String,
+    pub name: String,
+}
+
+/// Adds an item to a matrix; the parent must exist and the code be new in the type.
+pub async fn add_matrix_item(
+    app: &App,
+    by: &Authorized<'_, can::ReferenceDataWrite, Principal>,
+    input: &MatrixItemInput,
+) -> Result<(), AppError> {
+    let by = by.principal();
+    let mut check = RuleCheck::new();
+    let matrix_type = MatrixType::parse(&input.matrix_type);
+    if matrix_type.is_none() {
+        check.push(BrokenRule::new(
+            "Matrix",
+            "UnknownType",
+            format!("{:?} is not a matrix type", input.matrix_type.trim()),
+        ));
+    }
+    let code = check.check(MatrixCode::parse(&input.code));
+    let name = check.check(display_name("Matrix", &input.name, 200));
+    let mut conflicts = Vec::new();
+    let mut tx = app.db.begin().await?;
+    if let (Some(matrix_type), Some(code)) = (matrix_type, &code) {
+        if let Some(parent) = code.parent()
+            && !reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, parent.as_str()).await?
+        {
+            check.push(BrokenRule::new(
+                "Matrix",
+                "UnknownParent",
+                format!("{matrix_type} has no item {parent} to hold {code}"),
+            ));
+        }
+        if reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, code.as_str()).await? {
+            conflicts.push(duplicate_code(matrix_type, code));
+        }
+    }
+    verdict(check, conflicts)?;
+    let (Some(matrix_type), Some(code), Some(name)) = (matrix_type, code, name) else {
+        return Err(AppError::internal("checked input missing"));
+    };
+    let parent = code.parent().map(|p| p.as_str().to_owned());
+    match reference_data::insert_matrix_item(&mut tx, by.tenant, matrix_type, code.as_str(), &name, parent.as_deref())
+        .await
+    {
+        Ok(()) => {}
+        Err(StorageError::Conflict(_)) => return Err(AppError::conflict(duplicate_code(matrix_type, &code))),
+        Err(other) => return Err(other.into()),
+    }
+    let target = format!("{matrix_type} {code}");
+    audit::record(
+        &mut tx,
+        &Event {
+            tenant: Some(by.tenant),
+            actor: by.actor(),
+            source_address: by.source_address.as_deref(),
+            action: "matrix_item.created",
+            target: Some(&target),
+            detail: &name,
+        },
+        app.clock.now(),
+    )
+    .await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(())
+}
+
+fn duplicate_code(matrix_type: MatrixType, code: &MatrixCode) -> BrokenRule {
+    BrokenRule::new("Matrix", "DuplicateCode", format!("{matrix_type} already has an item {code}"))
+}
+
+/// Appends a value to a reference list group; values are unique in a group, ignoring case.
+pub async fn add_reference_value(
+    app: &App,
+    by: &Authorized<'_, can::ReferenceDataWrite, Principal>,
+    group: &str,
+    value: &str,
+) -> Result<(), AppError> {
+    let by = by.principal();
+    let mut check = RuleCheck::new();
+    let parsed = ReferenceGroup::parse(group);
+    if parsed.is_none() {
+        check.push(BrokenRule::new(
+            "ReferenceList",
+            "UnknownGroup",
+            format!(
+                "{:?} is not a reference list group (task, document, Health and Safety, Asset Category)",
+                group.trim()
+            ),
+        ));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        check.push(BrokenRule::new("ReferenceList", "MissingValue", "Value is required"));
+    } else if value.chars().count() > 200 || value.chars().any(char::is_control) {
+        check.push(BrokenRule::new(
+            "ReferenceList",
+            "InvalidValue",
+            "Value must be 1-200 characters without control characters",
+        ));
+    }
+    let duplicate = |g: ReferenceGroup| {
+        BrokenRule::new("ReferenceList", "DuplicateValue", format!("{} already holds {value:?}", g.name()))
+    };
+    let mut conflicts = Vec::new();
+    let mut tx = app.db.begin().await?;
+    if let Some(group) = parsed
+        && !value.is_empty()
+        && reference_data::reference_value_taken(&mut *tx, by.tenant, group, value).await?
+    {
+        conflicts.push(duplicate(group));
+    }
+    verdict(check, conflicts)?;
+    let Some(group) = parsed else { return Err(AppError::internal("checked input missing")) };
+    let order = reference_data::next_reference_order(&mut *tx, by.tenant, group).await?;
+    match reference_data::insert_reference_value(&mut tx, by.tenant, group, value, order).await {
+        Ok(()) => {}
+        Err(StorageError::Conflict(_)) => return Err(AppError::conflict(duplicate(group))),
+        Err(other) => return Err(other.into()),
+    }
+    audit::record(
+        &mut tx,
+        &Event {
+            tenant: Some(by.tenant),
+            actor: by.actor(),
+            source_address: by.source_address.as_deref(),
+            action: "reference_value.created",
+            target: Some(group.name()),
+            detail: value,
+        },
+        app.clock.now(),
+    )
+    .await?;
+    tx.commit().await.map_err(StorageError::from)?;
+    Ok(())
 }

@@ -73,6 +73,23 @@ document.addEventListener("DOMContentLoaded", () => {
     sync();
   }
 
+  // Create Asset: the Model list offers the chosen manufacturer's models only.
+  const manufacturer = document.getElementById("manufacturer");
+  const model = document.getElementById("model");
+  if (manufacturer && model && manufacturer.tagName === "SELECT" && model.tagName === "SELECT") {
+    const syncModels = () => {
+      Array.from(model.querySelectorAll("optgroup")).forEach((group) => {
+        const on = group.dataset.manufacturer === manufacturer.value;
+        group.hidden = !on;
+        group.disabled = !on;
+      });
+      const chosen = model.selectedOptions[0];
+      if (chosen && chosen.parentElement.tagName === "OPTGROUP" && chosen.parentElement.disabled) model.value = "";
+    };
+    manufacturer.addEventListener("change", syncModels);
+    syncModels();
+  }
+
   // Menus close when another opens or on a click elsewhere.
   const menus = Array.from(document.querySelectorAll("details.menu"));
   menus.forEach((menu) => menu.addEventListener("toggle", () => {

@@ -40,7 +40,8 @@ pub async fn insert(
             "INSERT INTO assets (tenant_id, identifier, site_id, parent_asset_id, matrix_code, model_id, serial_number,
                 asset_tag, description, quantity, installation_date, purchase_date, purchase_value, current_value,
                 year_of_manufacture, life_span_value, life_span_unit, category, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CAST($13 AS DOUBLE PRECISION),
+                CAST($14 AS DOUBLE PRECISION), $15, $16, $17, $18, $19) RETURNING id",
         )
         .bind(tenant.0)
         .bind(a.identifier)
@@ -54,8 +55,8 @@ pub async fn insert(
         .bind(a.quantity)
         .bind(a.installation_date.as_deref())
         .bind(a.purchase_date.as_deref())
-        .bind(a.purchase_value)
-        .bind(a.current_value)
+        .bind(crate::float_text(a.purchase_value))
+        .bind(crate::float_text(a.current_value))
         .bind(a.year_of_manufacture)
         .bind(a.life_span.map(|(v, _)| v))
         .bind(a.life_span.map(|(_, u)| u))

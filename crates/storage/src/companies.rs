@@ -2,7 +2,7 @@
 
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::tenant::TenantId;
-use sqlx::{AnyConnection, Executor, Row};
+use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
 
 use crate::StorageError;
 
@@ -99,4 +99,110 @@ where
         )
         .await?;
     row.map(|r| Ok(r.try_get(0)?)).transpose()
+}
+
+/// A stored company with its models.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Company {
+    pub id: i64,
+    /// The GUID the API names it by.
+    pub identifier: String,
+    pub name: String,
+    pub email: String,
+    pub telephone: String,
+    /// AddressLine1, AddressLine2, AddressLine3, Town, County, Postcode, Country.
+    pub address: [String; 7],
+    /// AssetManufacturer, AssetSeller, AssetServiceFirm.
+    pub company_types: Vec<String>,
+    /// Its manufacturer models' names, by name.
+    pub models: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+impl Company {
+    pub fn is_manufacturer(&self) -> bool {
+        self.company_types.iter().any(|t| t == "AssetManufacturer")
+    }
+}
+
+const SELECT: &str = "SELECT id, identifier, name, email, telephone, address_line1, address_line2, address_line3,
+        town, county, postcode, country, company_types, created_at FROM companies";
+
+fn from_row(r: &AnyRow) -> Result<Company, StorageError> {
+    let text = |c: &str| r.try_get::<String, _>(c);
+    let types: String = text("company_types")?;
+    Ok(Company {
+        id: r.try_get("id")?,
+        identifier: text("identifier")?,
+        name: text("name")?,
+        email: text("email")?,
+        telephone: text("telephone")?,
+        address: [
+            text("address_line1")?,
+            text("address_line2")?,
+            text("address_line3")?,
+            text("town")?,
+            text("county")?,
+            text("postcode")?,
+            text("country")?,
+        ],
+        company_types: types.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        models: Vec::new(),
+        created_at: Timestamp::from_unix_micros(r.try_get("created_at")?),
+    })
+}
+
+/// The tenant's companies by name, each with its models.
+pub async fn list(conn: &mut AnyConnection, tenant: TenantId) -> Result<Vec<Company>, StorageError> {
+    let rows =
+        conn.fetch_all(sqlx::query(&format!("{SELECT} WHERE tenant_id = $1 ORDER BY name_key")).bind(tenant.0)).await?;
+    let mut companies = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let models = conn
+        .fetch_all(
+            sqlx::query(
+                "SELECT m.company_id, m.name FROM manufacturer_models m JOIN companies c ON c.id = m.company_id
+                 WHERE c.tenant_id = $1 ORDER BY m.name_key",
+            )
+            .bind(tenant.0),
+        )
+        .await?;
+    for row in &models {
+        let company: i64 = row.try_get(0)?;
+        if let Some(c) = companies.iter_mut().find(|c| c.id == company) {
+            c.models.push(row.try_get(1)?);
+        }
+    }
+    Ok(companies)
+}
+
+/// The tenant's company with that identifier, with its models.
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    identifier: &str,
+) -> Result<Option<Company>, StorageError> {
+    let row = conn
+        .fetch_optional(
+            sqlx::query(&format!("{SELECT} WHERE tenant_id = $1 AND identifier = $2"))
+                .bind(tenant.0)
+                .bind(identifier.trim().to_ascii_lowercase()),
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut company = from_row(&row)?;
+    company.models = models(&mut *conn, company.id).await?;
+    Ok(Some(company))
+}
+
+/// A company's model names, by name.
+pub async fn models<'c, E>(executor: E, company: i64) -> Result<Vec<String>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query("SELECT name FROM manufacturer_models WHERE company_id = $1 ORDER BY name_key").bind(company),
+        )
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }

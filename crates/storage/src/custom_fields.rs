@@ -1,7 +1,7 @@
 //! Custom fields and their answers.
 
 use caretaker_domain::tenant::TenantId;
-use sqlx::{AnyConnection, Executor, Row};
+use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
 
 use crate::{StorageError, flag};
 
@@ -79,22 +79,78 @@ where
         query = query.bind(code.as_str());
     }
     let rows = executor.fetch_all(query).await?;
-    rows.iter()
-        .map(|r| {
-            let answers: String = r.try_get("answer_list")?;
-            let parent: Option<String> = r.try_get("parent_name")?;
-            let trigger: Option<String> = r.try_get("trigger_value")?;
-            Ok(CustomField {
-                matrix_code: r.try_get("matrix_code")?,
-                name: r.try_get("name")?,
-                question: r.try_get("question")?,
-                is_mandatory: r.try_get::<i64, _>("is_mandatory")? != 0,
-                data_type: r.try_get("data_type")?,
-                answers: answers.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
-                parent: parent.zip(trigger),
-            })
-        })
-        .collect()
+    rows.iter().map(from_row).collect()
+}
+
+fn from_row(r: &AnyRow) -> Result<CustomField, StorageError> {
+    let answers: String = r.try_get("answer_list")?;
+    let parent: Option<String> = r.try_get("parent_name")?;
+    let trigger: Option<String> = r.try_get("trigger_value")?;
+    Ok(CustomField {
+        matrix_code: r.try_get("matrix_code")?,
+        name: r.try_get("name")?,
+        question: r.try_get("question")?,
+        is_mandatory: r.try_get::<i64, _>("is_mandatory")? != 0,
+        data_type: r.try_get("data_type")?,
+        answers: answers.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        parent: parent.zip(trigger),
+    })
+}
+
+const COLUMNS: &str =
+    "target, matrix_code, name, question, is_mandatory, data_type, answer_list, parent_name, trigger_value";
+
+/// Every custom field of the tenant: (target, field), by target, matrix code and order.
+pub async fn all<'c, E>(executor: E, tenant: TenantId) -> Result<Vec<(String, CustomField)>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM custom_fields WHERE tenant_id = $1 ORDER BY target, matrix_code, sort_order, name"
+            ))
+            .bind(tenant.0),
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("target")?, from_row(r)?))).collect()
+}
+
+/// The field of `target` named `name` (ASCII case ignored).
+pub async fn find<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    target: &str,
+    name: &str,
+) -> Result<Option<CustomField>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_optional(
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM custom_fields WHERE tenant_id = $1 AND target = $2 AND LOWER(name) = $3"
+            ))
+            .bind(tenant.0)
+            .bind(target)
+            .bind(name.trim().to_ascii_lowercase()),
+        )
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The sort order a field appended to the tenant's fields gets.
+pub async fn next_sort_order<'c, E>(executor: E, tenant: TenantId) -> Result<i64, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_one(
+            sqlx::query("SELECT COALESCE(MAX(sort_order), -1) + 1 FROM custom_fields WHERE tenant_id = $1")
+                .bind(tenant.0),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
 }
 
 pub async fn set_answer(

@@ -37,6 +37,14 @@ pub type Conn = sqlx::AnyConnection;
 pub use error::StorageError;
 pub use migrate::{MIGRATIONS, Migration};
 
+/// A nullable float as text, for `CAST($n AS DOUBLE PRECISION)` in SQL. sqlx 0.8's `Any`
+/// declares a NULL double as `float4` on PostgreSQL (its `Null(Double)` arm encodes an
+/// `Option<f32>`), so a cached statement first run with NULL refuses a later value; text
+/// NULLs and values share one declared type.
+pub(crate) fn float_text(value: Option<f64>) -> Option<String> {
+    value.filter(|v| v.is_finite()).map(|v| v.to_string())
+}
+
 /// Booleans are stored as BIGINT 0/1 on both backends.
 pub(crate) fn flag(value: bool) -> i64 {
     i64::from(value)

@@ -134,3 +134,124 @@ where
         })
         .collect()
 }
+
+/// Every matrix item of the tenant: (matrix type name, item), by type and code.
+pub async fn all_matrix_items<'c, E>(executor: E, tenant: TenantId) -> Result<Vec<(String, MatrixItem)>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT matrix_type, code, name, parent_code, is_active FROM matrix_items
+                 WHERE tenant_id = $1 ORDER BY matrix_type, code",
+            )
+            .bind(tenant.0),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("matrix_type")?,
+                MatrixItem {
+                    code: row.try_get("code")?,
+                    name: row.try_get("name")?,
+                    parent_code: row.try_get("parent_code")?,
+                    is_active: row.try_get::<i64, _>("is_active")? != 0,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Whether the tenant has an item (active or not) of that type with that code.
+pub async fn matrix_item_exists<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    matrix_type: MatrixType,
+    code: &str,
+) -> Result<bool, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_one(
+            sqlx::query("SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1 AND matrix_type = $2 AND code = $3")
+                .bind(tenant.0)
+                .bind(matrix_type.name())
+                .bind(code),
+        )
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
+
+/// Every reference value of the tenant: (group name, value), by group and order.
+pub async fn all_reference_values<'c, E>(
+    executor: E,
+    tenant: TenantId,
+) -> Result<Vec<(String, ReferenceValue)>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT list_group, value, is_active FROM reference_values WHERE tenant_id = $1
+                 ORDER BY list_group, sort_order, value_key",
+            )
+            .bind(tenant.0),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("list_group")?,
+                ReferenceValue { value: row.try_get("value")?, is_active: row.try_get::<i64, _>("is_active")? != 0 },
+            ))
+        })
+        .collect()
+}
+
+/// Whether the group holds `value` (any case, active or not).
+pub async fn reference_value_taken<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    group: ReferenceGroup,
+    value: &str,
+) -> Result<bool, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_one(
+            sqlx::query(
+                "SELECT COUNT(*) FROM reference_values WHERE tenant_id = $1 AND list_group = $2 AND value_key = $3",
+            )
+            .bind(tenant.0)
+            .bind(group.name())
+            .bind(value.trim().to_lowercase()),
+        )
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
+
+/// The sort order a value appended to the group gets.
+pub async fn next_reference_order<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    group: ReferenceGroup,
+) -> Result<i64, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_one(
+            sqlx::query(
+                "SELECT COALESCE(MAX(sort_order), -1) + 1 FROM reference_values WHERE tenant_id = $1 AND list_group = $2",
+            )
+            .bind(tenant.0)
+            .bind(group.name()),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}

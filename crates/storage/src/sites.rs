@@ -68,7 +68,8 @@ pub async fn insert(
                 "INSERT INTO sites (tenant_id, code, code_key, parent_id, name, address_line1, address_line2,
                     address_line3, town, county, country, postal_code, latitude, longitude, email, telephone,
                     geographic_area_code, site_channel_code, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CAST($13 AS DOUBLE PRECISION),
+                    CAST($14 AS DOUBLE PRECISION), $15, $16, $17, $18, $19, $19)
                  RETURNING id",
             )
             .bind(tenant.0)
@@ -83,8 +84,8 @@ pub async fn insert(
             .bind(county)
             .bind(country)
             .bind(postal)
-            .bind(site.latitude)
-            .bind(site.longitude)
+            .bind(crate::float_text(site.latitude))
+            .bind(crate::float_text(site.longitude))
             .bind(site.email)
             .bind(site.telephone)
             .bind(site.geographic_area_code)

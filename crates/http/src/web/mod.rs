@@ -5,14 +5,20 @@
 pub(crate) mod account;
 mod api_credentials;
 pub(crate) mod api_tab;
+mod assets;
 mod audit;
+mod companies;
 pub mod context;
 mod contractors;
+mod custom_fields;
 mod form;
+mod inputs;
 pub(crate) mod page;
+mod reference_data;
 mod role_packages;
 mod settings;
 mod sign_in;
+mod sites;
 mod users;
 
 use axum::Router;
@@ -51,6 +57,23 @@ pub fn routes() -> Router<AppState> {
         .route(&t("/system/role-packages/{id}"), get(role_packages::show))
         .route(&t("/system/audit-log"), get(audit::list))
         .route(&t("/system/settings"), get(settings::show).post(settings::save))
+        .route(&t("/system/matrices"), get(reference_data::matrices).post(reference_data::add_matrix_item))
+        .route(
+            &t("/system/reference-lists"),
+            get(reference_data::reference_lists).post(reference_data::add_reference_value),
+        )
+        .route(&t("/system/custom-fields"), get(custom_fields::list))
+        .route(&t("/system/custom-fields/new"), get(custom_fields::new_page).post(custom_fields::create))
+        .route(&t("/manage/sites"), get(sites::list))
+        .route(&t("/manage/sites/new"), get(sites::new_page).post(sites::create))
+        .route(&t("/manage/sites/{code}"), get(sites::show))
+        .route(&t("/manage/assets"), get(assets::list))
+        .route(&t("/manage/assets/new"), get(assets::new_page).post(assets::create))
+        .route(&t("/manage/assets/{id}"), get(assets::show))
+        .route(&t("/manage/companies"), get(companies::list))
+        .route(&t("/manage/companies/new"), get(companies::new_page).post(companies::create))
+        .route(&t("/manage/companies/{id}"), get(companies::show))
+        .route(&t("/manage/companies/{id}/models"), axum::routing::post(companies::add_model))
         .route(&t("/manage/contractors"), get(contractors::list))
         .route(&t("/manage/contractors/new"), get(contractors::new_page).post(contractors::create))
         .route(&t("/manage/contractors/{id}"), get(contractors::show))

@@ -7,6 +7,7 @@ use caretaker_domain::BrokenRule;
 use caretaker_domain::access::Permission;
 use caretaker_domain::user::UserType;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// An HTML page as a response, with the headers every page gets.
 pub struct Page {
@@ -121,8 +122,8 @@ pub fn tenant_base(tenant_name: &str) -> String {
     format!("/t/{}", percent_encoding::utf8_percent_encode(tenant_name, percent_encoding::NON_ALPHANUMERIC))
 }
 
-/// Whether the System menu is shown: Management users with some administrative right.
-/// (Every page checks its own permission on the server too.)
+/// Whether the System menu is shown: Management users with some administrative right or
+/// who read the reference data. (Every page checks its own permission on the server too.)
 pub fn sees_system_menu(principal: &Principal) -> bool {
     principal.user_type == UserType::Management
         && [
@@ -130,10 +131,15 @@ pub fn sees_system_menu(principal: &Principal) -> bool {
             Permission::RolePackagesWrite,
             Permission::AuditLogRead,
             Permission::ApiCredentialsAdminister,
+            Permission::ReferenceDataRead,
         ]
         .iter()
         .any(|p| principal.permissions.contains(*p))
 }
+
+/// The permissions whose pages the Manage menu lists.
+const MANAGE: [Permission; 4] =
+    [Permission::SitesRead, Permission::AssetsRead, Permission::CompaniesRead, Permission::ContractorsRead];
 
 /// A page inside the application frame.
 pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Markup {
@@ -154,11 +160,22 @@ pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Ma
                     a.brand href={ (base) "/" } { "Caretaker" }
                     span.tenant { (principal.tenant_name) }
                     nav.menus aria-label="Main" {
-                        @if can(Permission::ContractorsRead) {
+                        @if MANAGE.iter().any(|p| can(*p)) {
                             details.menu #menu-manage {
                                 summary { "Manage" }
                                 ul {
-                                    li { a href={ (base) "/manage/contractors" } { "Contractors" } }
+                                    @if can(Permission::SitesRead) {
+                                        li { a href={ (base) "/manage/sites" } { "Sites" } }
+                                    }
+                                    @if can(Permission::AssetsRead) {
+                                        li { a href={ (base) "/manage/assets" } { "Assets" } }
+                                    }
+                                    @if can(Permission::CompaniesRead) {
+                                        li { a href={ (base) "/manage/companies" } { "Companies" } }
+                                    }
+                                    @if can(Permission::ContractorsRead) {
+                                        li { a href={ (base) "/manage/contractors" } { "Contractors" } }
+                                    }
                                 }
                             }
                         }
@@ -175,6 +192,11 @@ pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Ma
                                     }
                                     @if can(Permission::ConfigurationWrite) {
                                         li { a href={ (base) "/system/settings" } { "Settings" } }
+                                    }
+                                    @if can(Permission::ReferenceDataRead) {
+                                        li { a href={ (base) "/system/matrices" } { "Matrices" } }
+                                        li { a href={ (base) "/system/reference-lists" } { "Reference Lists" } }
+                                        li { a href={ (base) "/system/custom-fields" } { "Custom Fields" } }
                                     }
                                     @if can(Permission::AuditLogRead) {
                                         li { a href={ (base) "/system/audit-log" } { "Audit Log" } }
@@ -223,4 +245,34 @@ pub fn operations(items: Markup) -> Markup {
             ul { (items) }
         }
     }
+}
+
+/// A refused write's broken rules with the status its form is shown again with (400 for
+/// invalid input, 409 for a collision with stored state); any other error is the page's.
+pub fn refused(err: AppError) -> Result<(StatusCode, Vec<BrokenRule>), PageError> {
+    match err {
+        AppError::Invalid(rules) => Ok((StatusCode::BAD_REQUEST, rules.into_rules())),
+        AppError::Conflict(rules) => Ok((StatusCode::CONFLICT, rules.into_rules())),
+        other => Err(other.into()),
+    }
+}
+
+/// What a path segment or query value keeps unencoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+
+/// A value (a site code, which may hold `/`) as one path segment or query value. A site
+/// coded `new` is written `%6Eew`, so that its link does not open the Create form.
+pub fn segment(value: &str) -> String {
+    let encoded = utf8_percent_encode(value, SEGMENT).to_string();
+    if encoded == "new" { String::from("%6Eew") } else { encoded }
+}
+
+/// The depth class of a tree row (`depth-0` ... `depth-8`; deeper rows share the last).
+pub fn depth_class(depth: usize) -> String {
+    format!("depth-{}", depth.min(8))
+}
+
+/// A notice after a successful change (`?done=...`).
+pub fn done_notice(done: &str) -> Markup {
+    html! { @if !done.is_empty() { p.notice #done role="status" { "Done: " (done) "." } } }
 }

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 mod web;
 mod web_api;
+mod web_sites;
 
 fn state(t: &TestDb) -> AppState {
     AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()))

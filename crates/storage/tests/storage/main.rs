@@ -18,6 +18,7 @@ both_backends!(
     concurrent_migrations_apply_each_migration_once,
     user_emails_are_unique_per_tenant_case_insensitively,
     ping_answers_while_the_database_does,
+    a_nullable_float_binds_after_a_null_on_the_same_statement,
 );
 
 async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
@@ -170,4 +171,24 @@ async fn ping_answers_while_the_database_does(t: TestDb) {
     t.db.ping().await.unwrap();
     t.db.close().await;
     assert!(matches!(t.db.ping().await, Err(StorageError::Unavailable(_))));
+}
+
+/// sqlx 0.8's `Any` declares a NULL double as float4 on PostgreSQL: a statement cached after
+/// a NULL would refuse the next value. Floats are bound as text and cast in SQL; this keeps
+/// that honest (same connection, same statement, NULL first).
+async fn a_nullable_float_binds_after_a_null_on_the_same_statement(t: TestDb) {
+    use caretaker_domain::site::SiteCode;
+    use caretaker_storage::sites::{self, NewSite};
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let tenant = tenants::insert(&mut tx, &name("Floats"), now).await.unwrap();
+    for (code, latitude) in [("A", None), ("B", Some(53.8)), ("C", None), ("D", Some(-1.5e-7))] {
+        let code = SiteCode::parse(code).unwrap();
+        let site = NewSite { code: Some(&code), name: "x", latitude, longitude: latitude, ..NewSite::default() };
+        sites::insert(&mut tx, tenant.id, &site, now).await.unwrap();
+    }
+    let stored = sites::get(&mut tx, tenant.id, "d").await.unwrap().unwrap();
+    assert_eq!(stored.latitude, Some(-1.5e-7));
+    assert_eq!(sites::get(&mut tx, tenant.id, "a").await.unwrap().unwrap().latitude, None);
+    tx.commit().await.unwrap();
 }
