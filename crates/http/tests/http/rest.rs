@@ -156,6 +156,7 @@ both_backends!(
     assets_with_every_field_parents_and_every_broken_rule,
     custom_fields_are_listed_by_matrix_code_and_their_answers_checked,
     hostile_text_and_oversized_lists_are_refused_never_500,
+    contractors_and_other_tenants_cannot_touch_assets_or_companies,
 );
 
 async fn the_dotnet_and_postman_styles_both_work(t: TestDb) {
@@ -1192,4 +1193,71 @@ async fn hostile_text_and_oversized_lists_are_refused_never_500(t: TestDb) {
     let (status, body) = post_json(&w, &token, &secret, SITES, &too_many.to_string()).await;
     assert_eq!((status, keys(&body)), (StatusCode::BAD_REQUEST, vec![String::from("BrokenRule_Site_TooManyItems")]));
     assert_eq!(w.t.count("sites").await, 0);
+}
+
+async fn contractors_and_other_tenants_cannot_touch_assets_or_companies(t: TestDb) {
+    let w = World::new(t).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    post_json(&w, &token, &secret, SITES, &serde_json::json!({ "SiteCode": "S-1", "Name": "One" }).to_string()).await;
+    let (_, asset) = post_json(&w, &token, &secret, ASSETS, r#"{"SiteCode": "S-1", "MatrixCode": "01"}"#).await;
+    let asset_id = asset["AssetIdentifier"].as_str().unwrap().to_owned();
+    caretaker_app::contractors::create(
+        &w.app,
+        &w.operator.authorize::<can::ContractorsWrite>().unwrap(),
+        caretaker_app::contractors::ContractorInput { name: "Fixers".into(), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let fixer = users::create(
+        &w.app,
+        &w.operator.authorize::<can::UsersWrite>().unwrap(),
+        UserInput {
+            email: "fixer.api@urgent.example".into(),
+            name: "Fixer".into(),
+            user_type: "Contractor".into(),
+            contractor: Some("FIXERS".into()),
+            role_packages: vec!["Contractor User".into(), "REST API".into()],
+            site_access: "none".into(),
+            password: Some(SecretString::from("another long password")),
+            ..UserInput::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let creds = credentials::generate(&w.app, &w.operator, &principal(&w.app, &w.operator, fixer).await).await.unwrap();
+    let (ft, fs) = (creds.token.clone(), creds.secret.expose_secret().to_owned());
+    let before = (w.t.count("assets").await, w.t.count("companies").await, w.t.count("manufacturer_models").await);
+    // Writes: refused for lack of the permission.
+    for (path, body) in [
+        (ASSETS, r#"{"SiteCode": "S-1", "MatrixCode": "01"}"#.to_owned()),
+        (COMPANIES, company("Sneaky Ltd", &["AssetSeller"])),
+        (MODELS, r#"{"Manufacturer": "x", "Name": "y"}"#.to_owned()),
+    ] {
+        let (status, body) = post_json(&w, &ft, &fs, path, &body).await;
+        assert_eq!(
+            (status, keys(&body)),
+            (StatusCode::FORBIDDEN, vec![String::from("BrokenRule_Authorization_MissingPermission")]),
+            "{path}"
+        );
+    }
+    // Reads: the asset is at a site the contractor cannot see.
+    assert_eq!(signed_get(&w, &ft, &fs, &format!("{ASSETS}/{asset_id}")).await.0, StatusCode::NOT_FOUND);
+    let (status, list) = signed_get(&w, &ft, &fs, ASSETS).await;
+    assert_eq!((status, list["Items"].as_array().unwrap().len()), (StatusCode::OK, 0));
+    assert_eq!(
+        (w.t.count("assets").await, w.t.count("companies").await, w.t.count("manufacturer_models").await),
+        before
+    );
+    // Another tenant's credential does not even authenticate on this tenant's paths.
+    tenants::create(
+        &w.app,
+        NewTenant { name: "Other".into(), admin_email: "a@o.example".into(), admin_password: None },
+        Actor::Operator,
+    )
+    .await
+    .unwrap();
+    for path in [format!("/rest/assets/other/{asset_id}"), String::from("/rest/assets/other")] {
+        assert_eq!(signed_get(&w, &token, &secret, &path).await.0, StatusCode::UNAUTHORIZED);
+    }
 }
