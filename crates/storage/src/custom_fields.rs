@@ -171,6 +171,15 @@ pub async fn set_answer(
     Ok(())
 }
 
+/// Deletes every answer of one owner (before they are written again).
+pub async fn delete_answers(conn: &mut AnyConnection, target: &str, owner: i64) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query("DELETE FROM custom_answers WHERE target = $1 AND owner_id = $2").bind(target).bind(owner),
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn answers<'c, E>(executor: E, target: &str, owner: i64) -> Result<Vec<(String, String)>, StorageError>
 where
     E: Executor<'c, Database = sqlx::Any>,

@@ -96,6 +96,74 @@ pub async fn insert(
     Ok(SiteId(row.try_get(0)?))
 }
 
+/// Replaces every value of a site but its code, its notes and its details (hazards, hours,
+/// answers: see [`clear_details`]); bumps `updated_at`.
+pub async fn update(
+    conn: &mut AnyConnection,
+    site_id: SiteId,
+    site: &NewSite<'_>,
+    now: Timestamp,
+) -> Result<(), StorageError> {
+    let [l1, l2, l3, town, county, country, postal] = site.address;
+    conn.execute(
+        sqlx::query(
+            "UPDATE sites SET parent_id = $2, name = $3, address_line1 = $4, address_line2 = $5,
+                address_line3 = $6, town = $7, county = $8, country = $9, postal_code = $10,
+                latitude = CAST($11 AS DOUBLE PRECISION), longitude = CAST($12 AS DOUBLE PRECISION),
+                email = $13, telephone = $14, geographic_area_code = $15, site_channel_code = $16,
+                updated_at = $17
+             WHERE id = $1",
+        )
+        .bind(site_id.0)
+        .bind(site.parent.map(|p| p.0))
+        .bind(site.name)
+        .bind(l1)
+        .bind(l2)
+        .bind(l3)
+        .bind(town)
+        .bind(county)
+        .bind(country)
+        .bind(postal)
+        .bind(crate::float_text(site.latitude))
+        .bind(crate::float_text(site.longitude))
+        .bind(site.email)
+        .bind(site.telephone)
+        .bind(site.geographic_area_code)
+        .bind(site.site_channel_code)
+        .bind(now.unix_micros()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes a site's hazards and working hours (before they are written again).
+pub async fn clear_details(conn: &mut AnyConnection, site: SiteId) -> Result<(), StorageError> {
+    conn.execute(sqlx::query("DELETE FROM site_hazards WHERE site_id = $1").bind(site.0)).await?;
+    conn.execute(sqlx::query("DELETE FROM site_working_hours WHERE site_id = $1").bind(site.0)).await?;
+    Ok(())
+}
+
+/// The parent of a site, if it has one.
+pub async fn parent_id<'c, E>(executor: E, site: SiteId) -> Result<Option<SiteId>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor.fetch_optional(sqlx::query("SELECT parent_id FROM sites WHERE id = $1").bind(site.0)).await?;
+    match row {
+        Some(row) => Ok(row.try_get::<Option<i64>, _>(0)?.map(SiteId)),
+        None => Ok(None),
+    }
+}
+
+/// When a site was last changed.
+pub async fn updated_at<'c, E>(executor: E, site: SiteId) -> Result<Option<Timestamp>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor.fetch_optional(sqlx::query("SELECT updated_at FROM sites WHERE id = $1").bind(site.0)).await?;
+    row.map(|row| Ok(Timestamp::from_unix_micros(row.try_get(0)?))).transpose()
+}
+
 pub async fn add_hazard(conn: &mut AnyConnection, site: SiteId, hazard: &str) -> Result<(), StorageError> {
     conn.execute(
         sqlx::query(

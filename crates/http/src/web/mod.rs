@@ -67,6 +67,8 @@ pub fn routes() -> Router<AppState> {
         .route(&t("/manage/sites"), get(sites::list))
         .route(&t("/manage/sites/new"), get(sites::new_page).post(sites::create))
         .route(&t("/manage/sites/{code}"), get(sites::show))
+        .route(&t("/manage/sites/{code}/edit"), get(sites::edit_page).post(sites::update))
+        .route(&t("/manage/sites/{code}/notes"), axum::routing::post(sites::add_note))
         .route(&t("/manage/assets"), get(assets::list))
         .route(&t("/manage/assets/new"), get(assets::new_page).post(assets::create))
         .route(&t("/manage/assets/{id}"), get(assets::show))

@@ -213,7 +213,18 @@ fn matrix_input(id: &str, items: &[MatrixItem], readable: bool, typed: &str) -> 
     }
 }
 
-fn window(web: &Web, f: &Fields, c: &Choices, rules: &[BrokenRule]) -> Markup {
+/// The Create Site window; with `editing` (the site's code) it edits that site instead: the
+/// code is read-only, there is no note (notes are added on the site's page) and it posts to
+/// the site's `/edit`.
+fn window(web: &Web, f: &Fields, c: &Choices, rules: &[BrokenRule], editing: Option<&str>) -> Markup {
+    let (title, action, cancel) = match editing {
+        Some(code) => (
+            "Edit Site",
+            format!("{}/manage/sites/{}/edit", web.base, segment(code)),
+            format!("{}/manage/sites/{}", web.base, segment(code)),
+        ),
+        None => ("Create Site", format!("{}/manage/sites/new", web.base), format!("{}/manage/sites", web.base)),
+    };
     let chosen = f.all("hazard");
     let text_input = |id: &str, label: &str, max: u32| {
         html! {
@@ -223,9 +234,9 @@ fn window(web: &Web, f: &Fields, c: &Choices, rules: &[BrokenRule]) -> Markup {
     };
     let body = html! {
         div.window role="dialog" aria-labelledby="window-title" {
-            h1 #window-title { "Create Site" }
+            h1 #window-title { (title) }
             (rules_box(rules))
-            form #site-window method="post" action={ (web.base) "/manage/sites/new" } {
+            form #site-window method="post" action=(action) {
                 input type="hidden" name="csrf" value=(web.csrf());
                 div.tablist role="tablist" aria-label="Site" {
                     button.tab #tab-details type="button" role="tab" aria-controls="panel-details" aria-selected="true" { "Details" }
@@ -236,7 +247,7 @@ fn window(web: &Web, f: &Fields, c: &Choices, rules: &[BrokenRule]) -> Markup {
                 }
                 section.panel #panel-details role="tabpanel" aria-labelledby="tab-details" {
                     label for="site_code" { "Site code" }
-                    input #site_code name="site_code" value=(f.get("site_code")) required maxlength="50";
+                    input #site_code name="site_code" value=(f.get("site_code")) required maxlength="50" readonly[editing.is_some()];
                     label for="parent_code" { "Parent site's code (optional)" }
                     input #parent_code name="parent_code" value=(f.get("parent_code")) maxlength="50" list="site-codes";
                     datalist #site-codes { @for code in &c.codes { option value=(code) {} } }
@@ -279,7 +290,7 @@ fn window(web: &Web, f: &Fields, c: &Choices, rules: &[BrokenRule]) -> Markup {
                             input #hazards-text name="hazards" value=(f.get("hazards"));
                         }
                     }
-                    fieldset #note {
+                    @if editing.is_none() { fieldset #note {
                         legend { "Note" }
                         label for="note_text" { "Text" }
                         textarea #note_text name="note_text" rows="3" maxlength="4000" { (f.get("note_text")) }
@@ -291,7 +302,7 @@ fn window(web: &Web, f: &Fields, c: &Choices, rules: &[BrokenRule]) -> Markup {
                             input #note_warning type="checkbox" name="note_warning" checked[f.checked("note_warning")];
                             " Warning note (shown to everyone working at the site)"
                         }
-                    }
+                    } }
                 }
                 section.panel #panel-hours role="tabpanel" aria-labelledby="tab-hours" {
                     table.list #hours {
@@ -314,24 +325,59 @@ fn window(web: &Web, f: &Fields, c: &Choices, rules: &[BrokenRule]) -> Markup {
                 }
                 div.actions {
                     button #save type="submit" { "Save" }
-                    a href={ (web.base) "/manage/sites" } { "Cancel" }
+                    a href=(cancel) { "Cancel" }
                 }
             }
         }
     };
-    frame(web.principal(), web.csrf(), "Create Site", body)
+    frame(web.principal(), web.csrf(), title, body)
+}
+
+/// A note from the fields `note_text`, `note_start`, `note_end` and `note_warning`.
+fn note_input(f: &Fields) -> NoteInput {
+    NoteInput {
+        text: f.get("note_text").to_owned(),
+        start_date: text(f, "note_start"),
+        end_date: text(f, "note_end"),
+        is_warning: f.checked("note_warning"),
+    }
+}
+
+/// The window's fields holding a stored site's values (for Edit Site).
+fn site_fields(site: &Site, hours: &[(String, u8, String, String)]) -> Fields {
+    let mut f: Vec<(String, String)> = vec![
+        ("site_code".into(), site.code.clone()),
+        ("parent_code".into(), site.parent_code.clone().unwrap_or_default()),
+        ("name".into(), site.name.clone()),
+        ("email".into(), site.email.clone()),
+        ("telephone".into(), site.telephone.clone()),
+        ("geographic_area".into(), site.geographic_area_code.clone().unwrap_or_default()),
+        ("site_channel".into(), site.site_channel_code.clone().unwrap_or_default()),
+        ("latitude".into(), site.latitude.map(|v| v.to_string()).unwrap_or_default()),
+        ("longitude".into(), site.longitude.map(|v| v.to_string()).unwrap_or_default()),
+    ];
+    for (key, value) in
+        ["line1", "line2", "line3", "town", "county", "country", "postal_code"].iter().zip(&site.address)
+    {
+        f.push(((*key).into(), value.clone()));
+    }
+    f.extend(site.hazards.iter().map(|h| ("hazard".to_owned(), h.clone())));
+    f.push(("hazards".into(), site.hazards.join(", ")));
+    for (_, day, opens, closes) in hours.iter().filter(|h| h.0 == site.code) {
+        if let Some(name) = DAYS.get(usize::from(*day).wrapping_sub(1)) {
+            f.push((format!("opens_{name}"), opens.clone()));
+            f.push((format!("closes_{name}"), closes.clone()));
+        }
+    }
+    f.extend(site.custom_fields.iter().map(|(name, value)| (format!("cf:{name}"), value.clone())));
+    Fields(f)
 }
 
 /// Create Site from the window's fields.
 fn to_input(f: &Fields) -> SiteInput {
     let mut hazards = f.all("hazard");
     hazards.extend(f.get("hazards").split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned));
-    let note = NoteInput {
-        text: f.get("note_text").to_owned(),
-        start_date: text(f, "note_start"),
-        end_date: text(f, "note_end"),
-        is_warning: f.checked("note_warning"),
-    };
+    let note = note_input(f);
     let has_note =
         !note.text.trim().is_empty() || note.start_date.is_some() || note.end_date.is_some() || note.is_warning;
     let working_hours = DAYS
@@ -363,7 +409,7 @@ fn to_input(f: &Fields) -> SiteInput {
 pub async fn new_page(State(state): State<AppState>, web: Web) -> PageResult {
     web.authorize::<can::SitesWrite>()?;
     let choices = choices(&state, &web).await?;
-    Ok(Page::ok(window(&web, &Fields::default(), &choices, &[])))
+    Ok(Page::ok(window(&web, &Fields::default(), &choices, &[], None)))
 }
 
 pub async fn create(State(state): State<AppState>, web: Web, fields: Fields) -> Result<Response, PageError> {
@@ -376,7 +422,7 @@ pub async fn create(State(state): State<AppState>, web: Web, fields: Fields) -> 
         Err(err) => {
             let (status, rules) = refused(err)?;
             let choices = choices(&state, &web).await?;
-            Ok(Page { status, markup: window(&web, &fields, &choices, &rules) }.into_response())
+            Ok(Page { status, markup: window(&web, &fields, &choices, &rules, None) }.into_response())
         }
     }
 }
@@ -395,16 +441,33 @@ pub async fn show(
 ) -> PageResult {
     let proof = web.authorize::<can::SitesRead>()?;
     let site = sites::get(&state.app, &proof, &code).await?;
-    let (areas, channels) = area_and_channel(&state, &web).await?;
+    Ok(Page::ok(site_page(&state, &web, &site, &query.done, &Fields::default(), &[]).await?))
+}
+
+/// A site's page; `note` and `rules` are a refused Add note form's fields and broken rules.
+async fn site_page(
+    state: &AppState,
+    web: &Web,
+    site: &Site,
+    done: &str,
+    note: &Fields,
+    rules: &[BrokenRule],
+) -> Result<Markup, PageError> {
+    let (areas, channels) = area_and_channel(state, web).await?;
+    let writable = web.principal().permissions.contains(Permission::SitesWrite);
     let base = &web.base;
+    let here = format!("{base}/manage/sites/{}", segment(&site.code));
     let [line1, line2, line3, town, county, country, postal] = &site.address;
     let lines: Vec<&str> = [line1, line2, line3].iter().map(|l| l.as_str()).filter(|l| !l.is_empty()).collect();
     let title = format!("{} ({})", site.name, site.code);
     let body = html! {
         div.titlebar {
             h1 { (site.name) " " small { "(" (site.code) ")" } }
+            @if writable {
+                (operations(html! { li { a #op-edit href={ (here) "/edit" } { "Edit" } } }))
+            }
         }
-        (done_notice(&query.done))
+        (done_notice(done))
         dl.details #site-details {
             dt { "Site code" } dd #site-code { (site.code) }
             dt { "Name" } dd { (site.name) }
@@ -456,6 +519,24 @@ pub async fn show(
                     }
                 }
             }
+            @if writable {
+                form #add-note method="post" action={ (here) "/notes" } {
+                    h3 { "Add note" }
+                    (rules_box(rules))
+                    input type="hidden" name="csrf" value=(web.csrf());
+                    label for="note_text" { "Text" }
+                    textarea #note_text name="note_text" rows="3" maxlength="4000" required { (note.get("note_text")) }
+                    label for="note_start" { "Shown from (optional)" }
+                    input #note_start type="date" name="note_start" value=(note.get("note_start"));
+                    label for="note_end" { "Shown until" }
+                    input #note_end type="date" name="note_end" value=(note.get("note_end"));
+                    label.inline {
+                        input #note_warning type="checkbox" name="note_warning" checked[note.checked("note_warning")];
+                        " Warning note (shown to everyone working at the site)"
+                    }
+                    div.actions { button #add-note-save type="submit" { "Add note" } }
+                }
+            }
         }
         section.card #site-hazards {
             h2 { "Hazards" }
@@ -480,7 +561,63 @@ pub async fn show(
             a href={ (base) "/manage/sites" } { "Back to Sites" }
         }
     };
-    Ok(Page::ok(frame(web.principal(), web.csrf(), &title, body)))
+    Ok(frame(web.principal(), web.csrf(), &title, body))
+}
+
+/// The site `code` for a page that changes it: 404 when the caller cannot see it.
+async fn site_to_change(state: &AppState, web: &Web, code: &str) -> Result<Site, PageError> {
+    let proof = web.authorize::<can::SitesRead>()?;
+    Ok(sites::get(&state.app, &proof, code).await?)
+}
+
+/// Edit Site: the Create Site window filled with the site's values.
+pub async fn edit_page(State(state): State<AppState>, web: Web, Path((_, code)): Path<(String, String)>) -> PageResult {
+    web.authorize::<can::SitesWrite>()?;
+    let site = site_to_change(&state, &web, &code).await?;
+    let proof = web.authorize::<can::SitesRead>()?;
+    let hours = sites::working_hours(&state.app, &proof).await?;
+    let choices = choices(&state, &web).await?;
+    Ok(Page::ok(window(&web, &site_fields(&site, &hours), &choices, &[], Some(&site.code))))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    web: Web,
+    Path((_, code)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    web.check_csrf(&fields)?;
+    let can_write = web.authorize::<can::SitesWrite>()?;
+    match sites::update(&state.app, &can_write, &code, to_input(&fields)).await {
+        Ok(site) => {
+            Ok(Redirect::to(&format!("{}/manage/sites/{}?done=changed", web.base, segment(&site.code))).into_response())
+        }
+        Err(err) => {
+            let (status, rules) = refused(err)?;
+            let site = site_to_change(&state, &web, &code).await?;
+            let choices = choices(&state, &web).await?;
+            Ok(Page { status, markup: window(&web, &fields, &choices, &rules, Some(&site.code)) }.into_response())
+        }
+    }
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    web: Web,
+    Path((_, code)): Path<(String, String)>,
+    fields: Fields,
+) -> Result<Response, PageError> {
+    web.check_csrf(&fields)?;
+    let can_write = web.authorize::<can::SitesWrite>()?;
+    match sites::add_note(&state.app, &can_write, &code, note_input(&fields)).await {
+        Ok(site) => Ok(Redirect::to(&format!("{}/manage/sites/{}?done=note%20added", web.base, segment(&site.code)))
+            .into_response()),
+        Err(err) => {
+            let (status, rules) = refused(err)?;
+            let site = site_to_change(&state, &web, &code).await?;
+            Ok(Page { status, markup: site_page(&state, &web, &site, "", &fields, &rules).await? }.into_response())
+        }
+    }
 }
 
 #[cfg(test)]

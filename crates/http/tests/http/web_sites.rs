@@ -151,6 +151,9 @@ both_backends!(
     creating_a_site_stores_every_field_and_shows_it,
     the_site_list_is_a_tree_until_searched,
     refused_sites_show_every_rule_with_what_was_typed_and_write_nothing,
+    editing_a_site_replaces_its_values_keeps_its_notes_and_is_audited,
+    refused_edits_show_every_rule_and_change_nothing,
+    notes_are_added_on_a_sites_page,
     creating_an_asset_stores_every_field_and_lists_it_by_site,
     refused_assets_show_every_rule_and_write_nothing,
     companies_are_created_and_manufacturers_get_models,
@@ -165,6 +168,216 @@ both_backends!(
 // ---------------------------------------------------------------------------------------
 // Sites
 // ---------------------------------------------------------------------------------------
+
+async fn stored_site(w: &World, code: &str) -> sites::Site {
+    sites::get(&mut *w.t.conn().await, w.tenant.id, code).await.unwrap().unwrap()
+}
+
+async fn hours_of(w: &World, code: &str) -> Vec<(String, u8, String, String)> {
+    sites::working_hours(w.t.db.read(), w.tenant.id).await.unwrap().into_iter().filter(|h| h.0 == code).collect()
+}
+
+async fn editing_a_site_replaces_its_values_keeps_its_notes_and_is_audited(t: TestDb) {
+    let w = World::new(t).await;
+    site(&w, &w.tenant, "LEEDS", None).await;
+    site(&w, &w.tenant, "YORK", None).await;
+    let mut c = w.admin_client().await;
+    c.submit(&w.path("/manage/sites/new"), &site_form("LEEDS-01", "LEEDS"))
+        .await
+        .assert_see_other(&w.path("/manage/sites/LEEDS-01?done=created"));
+    let created = stored_site(&w, "LEEDS-01").await;
+    let created_at = sites::updated_at(w.t.db.read(), created.id).await.unwrap().unwrap();
+
+    // The site's page offers Edit; the window holds the stored values, the code read-only.
+    let page = c.get(&w.path("/manage/sites/LEEDS-01")).await;
+    assert!(page.body.contains(&format!(r#"id="op-edit" href="{BASE}/manage/sites/LEEDS-01/edit""#)), "{}", page.body);
+    let form = c.get(&w.path("/manage/sites/LEEDS-01/edit")).await;
+    form.assert_status(StatusCode::OK);
+    for needle in [
+        "Edit Site",
+        &format!(r#"action="{BASE}/manage/sites/LEEDS-01/edit""#),
+        r#"name="site_code" value="LEEDS-01" required maxlength="50" readonly"#,
+        r#"name="parent_code" value="LEEDS""#,
+        r#"value="Leeds Forecourt""#,
+        r#"value="12 Kirkstall Road""#,
+        r#"value="53.8""#,
+        r#"name="hazard" value="Asbestos" checked"#,
+        r#"name="opens_Monday" value="07:00""#,
+        r#"name="closes_Sunday" value="17:00""#,
+        r#"value="Pat Smith""#,
+    ] {
+        assert!(form.body.contains(needle), "{needle}: {}", form.body);
+    }
+    assert!(!form.body.contains(r#"id="note_text""#), "notes are added on the site's page");
+
+    w.t.clock.advance_seconds(60);
+    let edit = [
+        ("site_code", "leeds-01"),
+        ("parent_code", "york"),
+        ("name", "Leeds Forecourt East"),
+        ("line1", "14 Kirkstall Road"),
+        ("town", "Leeds"),
+        ("country", "United Kingdom"),
+        ("email", "east@acme.example"),
+        ("geographic_area", "01-01"),
+        ("site_channel", "01-01"),
+        ("hazard", "Live electrics"),
+        ("opens_Tuesday", "08:00"),
+        ("closes_Tuesday", "18:00"),
+        ("cf:Custom_Store_Manager", "Sam Jones"),
+    ];
+    let reply = c.submit(&w.path("/manage/sites/LEEDS-01/edit"), &edit).await;
+    reply.assert_see_other(&w.path("/manage/sites/LEEDS-01?done=changed"));
+
+    let stored = stored_site(&w, "LEEDS-01").await;
+    assert_eq!(stored.code, "LEEDS-01", "the code keeps its case");
+    assert_eq!(stored.parent_code.as_deref(), Some("YORK"));
+    assert_eq!(stored.name, "Leeds Forecourt East");
+    assert_eq!(stored.address, ["14 Kirkstall Road", "", "", "Leeds", "", "United Kingdom", ""]);
+    assert_eq!((stored.latitude, stored.longitude), (None, None));
+    assert_eq!((stored.email.as_str(), stored.telephone.as_str()), ("east@acme.example", ""));
+    assert_eq!(stored.hazards, ["Live electrics"]);
+    assert_eq!(stored.notes, created.notes, "notes are kept");
+    assert_eq!(stored.custom_fields, [("Custom_Store_Manager".to_owned(), "Sam Jones".to_owned())]);
+    assert_eq!(stored.created_at, created.created_at);
+    assert_eq!(hours_of(&w, "LEEDS-01").await, [("LEEDS-01".to_owned(), 2, "08:00".to_owned(), "18:00".to_owned())]);
+    let updated_at = sites::updated_at(w.t.db.read(), stored.id).await.unwrap().unwrap();
+    assert!(updated_at > created_at, "updated_at is bumped");
+    let audit = w.audit_of("site.changed").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].target.as_deref(), Some("LEEDS-01"));
+    assert_eq!(audit[0].actor_email.as_deref(), Some(ADMIN_EMAIL));
+    let page = c.get(reply.location()).await;
+    assert!(page.body.contains("Leeds Forecourt East") && page.body.contains(r#"id="done""#));
+
+    // The use case: an unknown code is not found.
+    let op = operator(&w.tenant);
+    let proof = op.authorize::<can::SitesWrite>().unwrap();
+    let input = SiteInput { site_code: "NOPE".into(), name: "Nope".into(), ..SiteInput::default() };
+    assert!(matches!(app_sites::update(w.app(), &proof, "NOPE", input).await, Err(caretaker_app::AppError::NotFound)));
+}
+
+async fn refused_edits_show_every_rule_and_change_nothing(t: TestDb) {
+    let w = World::new(t).await;
+    site(&w, &w.tenant, "LEEDS", None).await;
+    site(&w, &w.tenant, "LEEDS-01", Some("LEEDS")).await;
+    site(&w, &w.tenant, "LEEDS-01-A", Some("LEEDS-01")).await;
+    let mut c = w.admin_client().await;
+    let before = snapshot(&w).await;
+    let stored = stored_site(&w, "LEEDS").await;
+    let updated_at = sites::updated_at(w.t.db.read(), stored.id).await.unwrap();
+
+    let reply = c
+        .submit(
+            &w.path("/manage/sites/LEEDS/edit"),
+            &[
+                ("site_code", "LEEDS-2"),
+                ("parent_code", "leeds-01-a"),
+                ("name", "Leeds"),
+                ("email", "not-an-email"),
+                ("latitude", "100"),
+                ("longitude", "0"),
+                ("hazard", "Sharks"),
+                ("opens_Monday", "09:00"),
+                ("closes_Monday", "08:00"),
+            ],
+        )
+        .await;
+    reply.assert_status(StatusCode::BAD_REQUEST);
+    assert_keys(
+        &reply.body,
+        &[
+            "Site_SiteCodeCannotChange",
+            "Site_ParentCycle",
+            "Site_InvalidEmail",
+            "Site_InvalidLatitude",
+            "Site_UnknownHazard",
+            "Site_InvalidWorkingHours",
+        ],
+    );
+    for needle in ["Edit Site", r#"value="LEEDS-2""#, r#"value="not-an-email""#, r#"value="leeds-01-a""#] {
+        assert!(reply.body.contains(needle), "{needle}: {}", reply.body);
+    }
+    // Its own parent is a cycle too; an unknown channel and a blank name are refused as on create.
+    let reply = c
+        .submit(
+            &w.path("/manage/sites/LEEDS/edit"),
+            &[("site_code", "leeds"), ("parent_code", "LEEDS"), ("name", " "), ("site_channel", "99")],
+        )
+        .await;
+    reply.assert_status(StatusCode::BAD_REQUEST);
+    assert_keys(&reply.body, &["Site_ParentCycle", "Site_MissingName", "Site_UnknownSiteChannel"]);
+
+    assert_eq!(snapshot(&w).await, before, "refused edits wrote nothing");
+    assert_eq!(stored_site(&w, "LEEDS").await, stored);
+    assert_eq!(sites::updated_at(w.t.db.read(), stored.id).await.unwrap(), updated_at);
+    assert!(w.audit_of("site.changed").await.is_empty());
+
+    // Unknown codes are not found.
+    c.get(&w.path("/manage/sites/NOPE/edit")).await.assert_status(StatusCode::NOT_FOUND);
+    c.submit(&w.path("/manage/sites/NOPE/edit"), &[("site_code", "NOPE"), ("name", "X")])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    c.submit(&w.path("/manage/sites/NOPE/notes"), &[("note_text", "X")]).await.assert_status(StatusCode::NOT_FOUND);
+}
+
+async fn notes_are_added_on_a_sites_page(t: TestDb) {
+    let w = World::new(t).await;
+    site(&w, &w.tenant, "LEEDS", None).await;
+    let mut c = w.admin_client().await;
+    let page = c.get(&w.path("/manage/sites/LEEDS")).await;
+    assert!(page.body.contains(&format!(r#"id="add-note" method="post" action="{BASE}/manage/sites/LEEDS/notes""#)));
+
+    let reply = c
+        .submit(
+            &w.path("/manage/sites/leeds/notes"),
+            &[
+                ("note_text", " Gate code 4321 "),
+                ("note_start", "2024-01-01"),
+                ("note_end", "2024-12-31"),
+                ("note_warning", "on"),
+            ],
+        )
+        .await;
+    reply.assert_see_other(&w.path("/manage/sites/LEEDS?done=note%20added"));
+    c.submit(&w.path("/manage/sites/LEEDS/notes"), &[("note_text", "Ring the bell")])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let stored = stored_site(&w, "LEEDS").await;
+    assert_eq!(
+        stored.notes,
+        [
+            sites::Note {
+                text: "Gate code 4321".into(),
+                start_date: Some("2024-01-01".into()),
+                end_date: Some("2024-12-31".into()),
+                is_warning: true
+            },
+            sites::Note { text: "Ring the bell".into(), start_date: None, end_date: None, is_warning: false },
+        ]
+    );
+    let audit = w.audit_of("site.note_added").await;
+    assert_eq!(audit.len(), 2);
+    assert!(audit.iter().all(|e| e.target.as_deref() == Some("LEEDS")));
+    let page = c.get(reply.location()).await;
+    assert!(page.body.contains("Gate code 4321") && page.body.contains("Ring the bell"));
+
+    // Refused: the page comes back with the rules and what was typed; nothing is written.
+    let before = snapshot(&w).await;
+    let reply = c
+        .submit(
+            &w.path("/manage/sites/LEEDS/notes"),
+            &[("note_text", "  "), ("note_start", "2024-06-01"), ("note_end", "2024-01-01")],
+        )
+        .await;
+    reply.assert_status(StatusCode::BAD_REQUEST);
+    assert_keys(&reply.body, &["Site_InvalidNoteText", "Site_NoteEndsBeforeItStarts"]);
+    assert!(reply.body.contains(r#"id="add-note""#) && reply.body.contains(r#"value="2024-06-01""#), "{}", reply.body);
+    let reply = c.submit(&w.path("/manage/sites/LEEDS/notes"), &[("note_text", "x"), ("note_end", "2024-01-01")]).await;
+    assert_keys(&reply.body, &["Site_NoteDatesTogether"]);
+    assert_eq!(snapshot(&w).await, before);
+    assert_eq!(w.audit_of("site.note_added").await.len(), 2);
+}
 
 async fn creating_a_site_stores_every_field_and_shows_it(t: TestDb) {
     let w = World::new(t).await;
@@ -903,6 +1116,8 @@ async fn custom_fields_are_defined_and_asked_on_create_site(t: TestDb) {
 fn writes(gilbarco: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
     vec![
         ("/manage/sites/new".into(), vec![("site_code", "SNEAKY"), ("name", "Sneaky")]),
+        ("/manage/sites/LEEDS/edit".into(), vec![("site_code", "LEEDS"), ("name", "Sneaky")]),
+        ("/manage/sites/LEEDS/notes".into(), vec![("note_text", "Sneaky")]),
         ("/manage/assets/new".into(), vec![("site_code", "LEEDS"), ("matrix_code", "01")]),
         (
             "/manage/companies/new".into(),
@@ -938,7 +1153,13 @@ async fn assert_writes_forbidden(w: &World, c: &mut Client, gilbarco: &str) {
         let reply = c.submit(&w.path(&path), &fields).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "POST {path}: {}", reply.body);
     }
-    for path in ["/manage/sites/new", "/manage/assets/new", "/manage/companies/new", "/system/custom-fields/new"] {
+    for path in [
+        "/manage/sites/new",
+        "/manage/sites/LEEDS/edit",
+        "/manage/assets/new",
+        "/manage/companies/new",
+        "/system/custom-fields/new",
+    ] {
         c.get(&w.path(path)).await.assert_status(StatusCode::FORBIDDEN);
     }
     assert_eq!(snapshot(w).await, before);
@@ -980,6 +1201,7 @@ async fn who_may_see_and_change_sites_assets_companies_and_reference_data(t: Tes
         let page = viewer.get(&w.path(path)).await;
         page.assert_status(StatusCode::OK);
         assert!(!page.body.contains(r#"id="op-create""#), "{path}");
+        assert!(!page.body.contains(r#"id="op-edit""#) && !page.body.contains(r#"id="add-note""#), "{path}");
         assert!(!page.body.contains(r#"id="add-matrix-item""#) && !page.body.contains(r#"id="add-reference-value""#));
         assert!(!page.body.contains("Add model"), "{path}");
     }
@@ -1060,6 +1282,13 @@ async fn another_tenants_sites_assets_and_companies_are_not_found(t: TestDb) {
         assert!(!page.body.contains(body), "{path}");
     }
     c.submit(&w.path(&format!("/manage/companies/{theirs}/models")), &[("model", "Planted")])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    c.get(&w.path("/manage/sites/GLOBEX-HQ/edit")).await.assert_status(StatusCode::NOT_FOUND);
+    c.submit(&w.path("/manage/sites/GLOBEX-HQ/edit"), &[("site_code", "GLOBEX-HQ"), ("name", "Taken over")])
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    c.submit(&w.path("/manage/sites/GLOBEX-HQ/notes"), &[("note_text", "Planted")])
         .await
         .assert_status(StatusCode::NOT_FOUND);
     // Their codes mean nothing here: as parent, as an asset's site, as a manufacturer.
