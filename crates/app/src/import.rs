@@ -2,10 +2,13 @@
 //! Every row goes through the same checks as Create Site / Create Asset; a refused file
 //! answers with every refused row and its broken rules, and writes nothing.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use caretaker_domain::access::{Authorized, can};
-use caretaker_storage::Savepoint;
-use caretaker_storage::StorageError;
+use caretaker_domain::clock::Timestamp;
 use caretaker_storage::audit::{self, Event};
+use caretaker_storage::{Conn, Savepoint, StorageError};
 
 use crate::assets::{self, AssetInput};
 use crate::principal::Principal;
@@ -37,41 +40,24 @@ fn rule_messages(err: &AppError) -> Option<Vec<String>> {
     }
 }
 
+/// One row's insert, in the caller's transaction.
+type InsertRow<T> = for<'a> fn(
+    &'a mut Conn,
+    &'a Principal,
+    &'a T,
+    Timestamp,
+) -> Pin<Box<dyn Future<Output = Result<(), AppError>> + Send + 'a>>;
+
 /// Imports sites in order (a parent may come earlier in the same file).
 pub async fn sites(
     app: &App,
     by: &Authorized<'_, can::SitesWrite, Principal>,
     rows: Vec<Result<SiteInput, String>>,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Outcome, AppError> {
-    let by = by.principal();
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    let mut errors = Vec::new();
-    let total = rows.len();
-    for (index, row) in rows.into_iter().enumerate() {
-        let row_number = index + 1;
-        match row {
-            Err(message) => errors.push(RowError { row: row_number, messages: vec![message] }),
-            Ok(input) => {
-                let mut savepoint = Savepoint::open(&mut tx).await?;
-                match sites::insert_checked(savepoint.conn(), by, &input, now).await {
-                    Ok(_) => savepoint.release().await?,
-                    Err(err) => {
-                        savepoint.rollback().await?;
-                        match rule_messages(&err) {
-                            Some(messages) => errors.push(RowError { row: row_number, messages }),
-                            None => return Err(err),
-                        }
-                    }
-                }
-            }
-        }
-        if row_number % 1000 == 0 || row_number == total {
-            progress(row_number);
-        }
-    }
-    finish(tx, by, "sites.imported", total, errors, now).await
+    let insert: InsertRow<SiteInput> =
+        |conn, by, input, now| Box::pin(async move { sites::insert_checked(conn, by, input, now).await.map(|_| ()) });
+    import_rows(app, by.principal(), rows, insert, "sites.imported", progress).await
 }
 
 /// Imports assets in order.
@@ -79,9 +65,22 @@ pub async fn assets(
     app: &App,
     by: &Authorized<'_, can::AssetsWrite, Principal>,
     rows: Vec<Result<AssetInput, String>>,
+    progress: impl FnMut(usize),
+) -> Result<Outcome, AppError> {
+    let insert: InsertRow<AssetInput> =
+        |conn, by, input, now| Box::pin(async move { assets::insert_checked(conn, by, input, now).await.map(|_| ()) });
+    import_rows(app, by.principal(), rows, insert, "assets.imported", progress).await
+}
+
+/// Every row through `insert`, each under its own savepoint; all or nothing.
+async fn import_rows<T>(
+    app: &App,
+    by: &Principal,
+    rows: Vec<Result<T, String>>,
+    insert: InsertRow<T>,
+    action: &str,
     mut progress: impl FnMut(usize),
 ) -> Result<Outcome, AppError> {
-    let by = by.principal();
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let mut errors = Vec::new();
@@ -92,8 +91,8 @@ pub async fn assets(
             Err(message) => errors.push(RowError { row: row_number, messages: vec![message] }),
             Ok(input) => {
                 let mut savepoint = Savepoint::open(&mut tx).await?;
-                match assets::insert_checked(savepoint.conn(), by, &input, now).await {
-                    Ok(_) => savepoint.release().await?,
+                match insert(savepoint.conn(), by, &input, now).await {
+                    Ok(()) => savepoint.release().await?,
                     Err(err) => {
                         savepoint.rollback().await?;
                         match rule_messages(&err) {
@@ -108,7 +107,7 @@ pub async fn assets(
             progress(row_number);
         }
     }
-    finish(tx, by, "assets.imported", total, errors, now).await
+    finish(tx, by, action, total, errors, now).await
 }
 
 async fn finish(
@@ -117,7 +116,7 @@ async fn finish(
     action: &str,
     total: usize,
     errors: Vec<RowError>,
-    now: caretaker_domain::clock::Timestamp,
+    now: Timestamp,
 ) -> Result<Outcome, AppError> {
     if !errors.is_empty() {
         tx.rollback().await.map_err(StorageError::from)?;
