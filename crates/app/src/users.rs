@@ -453,12 +453,7 @@ fn guard_privileged_target(by: &Principal, held: &[&RolePackage]) -> Result<(), 
 async fn guard_last_administrator(conn: &mut Conn, by: &Principal, leaving: UserId) -> Result<(), AppError> {
     // Serialise demotions in the tenant: two concurrent ones must not each count the other.
     caretaker_storage::tenants::lock(conn, by.tenant).await?;
-    let admins =
-        users::list(conn, by.tenant, &UserFilter { status: Some(UserStatus::Active), ..UserFilter::default() })
-            .await?
-            .into_iter()
-            .filter(|u| u.id != leaving && u.role_packages.iter().any(|p| p == BuiltinPackage::Administrator.name()))
-            .count();
+    let admins = users::count_active_administrators(conn, by.tenant, leaving).await?;
     if admins == 0 {
         return Err(AppError::conflict(BrokenRule::new(
             "User",

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_companies_and_assets.sql"),
     },
     Migration { version: 7, name: "custom_fields", sql: include_str!("../migrations/0007_custom_fields.sql") },
+    Migration { version: 8, name: "indexes", sql: include_str!("../migrations/0008_indexes.sql") },
 ];
 
 impl Migration {

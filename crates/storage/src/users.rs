@@ -397,3 +397,25 @@ where
         .transpose()?
         .flatten())
 }
+
+/// How many active users of the tenant hold the built-in Administrator package, `except` one.
+pub async fn count_active_administrators(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    except: UserId,
+) -> Result<i64, StorageError> {
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "SELECT COUNT(*) FROM users u
+                 JOIN user_role_packages up ON up.user_id = u.id
+                 JOIN role_packages p ON p.id = up.role_package_id
+                 WHERE u.tenant_id = $1 AND u.status = 'Active' AND u.id <> $2
+                   AND p.builtin = 1 AND p.name_key = 'administrator'",
+            )
+            .bind(tenant.0)
+            .bind(except.0),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
