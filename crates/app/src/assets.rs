@@ -8,7 +8,7 @@ use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::site::parse_date;
 use caretaker_storage::assets::{self, Asset, NewAsset};
 use caretaker_storage::audit::{self, Event};
-use caretaker_storage::{Conn, StorageError, companies, sites};
+use caretaker_storage::{Conn, StorageError, companies, reference_data, sites};
 
 use crate::principal::Principal;
 use crate::{App, AppError};
@@ -155,7 +155,7 @@ pub async fn insert_checked(
     if matrix_code.is_empty() {
         check.push(rule("MissingMatrixCode", "MatrixCode is required"));
     } else if MatrixCode::parse(matrix_code).is_err()
-        || !sites::matrix_code_exists(&mut *conn, by.tenant, MatrixType::Asset.name(), matrix_code).await?
+        || !reference_data::matrix_item_exists(&mut *conn, by.tenant, MatrixType::Asset, matrix_code, true).await?
     {
         check.push(rule("UnknownMatrixCode", format!("{matrix_code:?} is not an Asset matrix code")));
     }
@@ -192,7 +192,8 @@ pub async fn insert_checked(
         }
     };
     if let Some(category) = present(&input.category)
-        && !sites::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::AssetCategory.name(), category).await?
+        && !reference_data::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::AssetCategory, category, true)
+            .await?
     {
         check.push(rule("UnknownCategory", format!("{category:?} is not an Asset Category value")));
     }

@@ -213,7 +213,7 @@ pub async fn add(
     let mut tx = app.db.begin().await?;
     if let (Some(target), Some(code)) = (target, &code) {
         let matrix_type = target.matrix_type();
-        if !reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, code.as_str()).await? {
+        if !reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, code.as_str(), false).await? {
             check.push(rule("UnknownMatrixCode", format!("{code} is not a {matrix_type} matrix code")));
         }
         if let Some(parent_name) = parent_name {

@@ -158,7 +158,7 @@ pub async fn add_matrix_item(
     let mut tx = app.db.begin().await?;
     if let (Some(matrix_type), Some(code)) = (matrix_type, &code) {
         if let Some(parent) = code.parent()
-            && !reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, parent.as_str()).await?
+            && !reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, parent.as_str(), false).await?
         {
             check.push(BrokenRule::new(
                 "Matrix",
@@ -166,7 +166,7 @@ pub async fn add_matrix_item(
                 format!("{matrix_type} has no item {parent} to hold {code}"),
             ));
         }
-        if reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, code.as_str()).await? {
+        if reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix_type, code.as_str(), false).await? {
             conflicts.push(duplicate_code(matrix_type, code));
         }
     }
@@ -241,7 +241,7 @@ pub async fn add_reference_value(
     let mut tx = app.db.begin().await?;
     if let Some(group) = parsed
         && !value.is_empty()
-        && reference_data::reference_value_taken(&mut *tx, by.tenant, group, value).await?
+        && reference_data::reference_value_exists(&mut *tx, by.tenant, group, value, false).await?
     {
         conflicts.push(duplicate(group));
     }

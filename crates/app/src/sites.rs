@@ -13,7 +13,7 @@ use caretaker_domain::site::{self, SiteCode};
 use caretaker_domain::user::Email;
 use caretaker_storage::audit::{self, Event};
 use caretaker_storage::sites::{self, NewSite, Note, Site};
-use caretaker_storage::{Conn, StorageError};
+use caretaker_storage::{Conn, StorageError, reference_data};
 
 use crate::principal::Principal;
 use crate::{App, AppError};
@@ -288,7 +288,7 @@ async fn check_site<'a>(
     ] {
         if let Some(value) = value {
             let known = MatrixCode::parse(value).is_ok()
-                && sites::matrix_code_exists(&mut *conn, by.tenant, matrix_type.name(), value).await?;
+                && reference_data::matrix_item_exists(&mut *conn, by.tenant, matrix_type, value, true).await?;
             if !known {
                 check.push(BrokenRule::new("Site", problem, format!("{value:?} is not a {matrix_type} matrix code")));
             }
@@ -301,7 +301,8 @@ async fn check_site<'a>(
     };
     let answers = crate::custom_fields::check_answers("Site", &fields, &input.custom_fields, &mut check);
     for hazard in input.hazards.iter().map(|h| h.trim()) {
-        if !sites::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::HealthAndSafety.name(), hazard).await?
+        if !reference_data::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::HealthAndSafety, hazard, true)
+            .await?
         {
             check.push(BrokenRule::new(
                 "Site",

@@ -157,27 +157,24 @@ async fn sqlite_pool(url: &str, size: u32, options: &DbOptions, read_only: bool)
 /// statement otherwise poisons the whole transaction).
 pub struct Savepoint<'t> {
     conn: &'t mut sqlx::AnyConnection,
-    done: bool,
 }
 
 impl<'t> Savepoint<'t> {
     pub async fn open(conn: &'t mut sqlx::AnyConnection) -> Result<Savepoint<'t>, StorageError> {
         conn.execute(sqlx::raw_sql("SAVEPOINT caretaker_row")).await?;
-        Ok(Savepoint { conn, done: false })
+        Ok(Savepoint { conn })
     }
 
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
         self.conn
     }
 
-    pub async fn release(mut self) -> Result<(), StorageError> {
-        self.done = true;
+    pub async fn release(self) -> Result<(), StorageError> {
         self.conn.execute(sqlx::raw_sql("RELEASE SAVEPOINT caretaker_row")).await?;
         Ok(())
     }
 
-    pub async fn rollback(mut self) -> Result<(), StorageError> {
-        self.done = true;
+    pub async fn rollback(self) -> Result<(), StorageError> {
         self.conn.execute(sqlx::raw_sql("ROLLBACK TO SAVEPOINT caretaker_row")).await?;
         self.conn.execute(sqlx::raw_sql("RELEASE SAVEPOINT caretaker_row")).await?;
         Ok(())

@@ -164,22 +164,28 @@ where
         .collect()
 }
 
-/// Whether the tenant has an item (active or not) of that type with that code.
+/// Whether the tenant has an item of that type with that code (only an active one when
+/// `active_only`: what new records may refer to).
 pub async fn matrix_item_exists<'c, E>(
     executor: E,
     tenant: TenantId,
     matrix_type: MatrixType,
     code: &str,
+    active_only: bool,
 ) -> Result<bool, StorageError>
 where
     E: Executor<'c, Database = sqlx::Any>,
 {
     let row = executor
         .fetch_one(
-            sqlx::query("SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1 AND matrix_type = $2 AND code = $3")
-                .bind(tenant.0)
-                .bind(matrix_type.name())
-                .bind(code),
+            sqlx::query(
+                "SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1 AND matrix_type = $2 AND code = $3
+                   AND ($4 = 0 OR is_active = 1)",
+            )
+            .bind(tenant.0)
+            .bind(matrix_type.name())
+            .bind(code)
+            .bind(flag(active_only)),
         )
         .await?;
     Ok(row.try_get::<i64, _>(0)? > 0)
@@ -212,12 +218,14 @@ where
         .collect()
 }
 
-/// Whether the group holds `value` (any case, active or not).
-pub async fn reference_value_taken<'c, E>(
+/// Whether the group holds `value`, in any case (only an active one when `active_only`:
+/// what new records may refer to).
+pub async fn reference_value_exists<'c, E>(
     executor: E,
     tenant: TenantId,
     group: ReferenceGroup,
     value: &str,
+    active_only: bool,
 ) -> Result<bool, StorageError>
 where
     E: Executor<'c, Database = sqlx::Any>,
@@ -225,11 +233,13 @@ where
     let row = executor
         .fetch_one(
             sqlx::query(
-                "SELECT COUNT(*) FROM reference_values WHERE tenant_id = $1 AND list_group = $2 AND value_key = $3",
+                "SELECT COUNT(*) FROM reference_values WHERE tenant_id = $1 AND list_group = $2 AND value_key = $3
+                   AND ($4 = 0 OR is_active = 1)",
             )
             .bind(tenant.0)
             .bind(group.name())
-            .bind(value.trim().to_lowercase()),
+            .bind(value.trim().to_lowercase())
+            .bind(flag(active_only)),
         )
         .await?;
     Ok(row.try_get::<i64, _>(0)? > 0)

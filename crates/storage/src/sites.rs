@@ -61,9 +61,8 @@ pub async fn insert(
     now: Timestamp,
 ) -> Result<SiteId, StorageError> {
     let code = site.code.ok_or_else(|| StorageError::Corrupt(String::from("a site without a code")))?;
-    let [l1, l2, l3, town, county, country, postal] = site.address;
     let row = conn
-        .fetch_one(
+        .fetch_one(bind_details(
             sqlx::query(
                 "INSERT INTO sites (tenant_id, code, code_key, parent_id, name, address_line1, address_line2,
                     address_line3, town, county, country, postal_code, latitude, longitude, email, telephone,
@@ -74,24 +73,10 @@ pub async fn insert(
             )
             .bind(tenant.0)
             .bind(code.as_str())
-            .bind(code.key())
-            .bind(site.parent.map(|p| p.0))
-            .bind(site.name)
-            .bind(l1)
-            .bind(l2)
-            .bind(l3)
-            .bind(town)
-            .bind(county)
-            .bind(country)
-            .bind(postal)
-            .bind(crate::float_text(site.latitude))
-            .bind(crate::float_text(site.longitude))
-            .bind(site.email)
-            .bind(site.telephone)
-            .bind(site.geographic_area_code)
-            .bind(site.site_channel_code)
-            .bind(now.unix_micros()),
-        )
+            .bind(code.key()),
+            site,
+            now,
+        ))
         .await?;
     Ok(SiteId(row.try_get(0)?))
 }
@@ -104,8 +89,7 @@ pub async fn update(
     site: &NewSite<'_>,
     now: Timestamp,
 ) -> Result<(), StorageError> {
-    let [l1, l2, l3, town, county, country, postal] = site.address;
-    conn.execute(
+    conn.execute(bind_details(
         sqlx::query(
             "UPDATE sites SET parent_id = $2, name = $3, address_line1 = $4, address_line2 = $5,
                 address_line3 = $6, town = $7, county = $8, country = $9, postal_code = $10,
@@ -114,12 +98,28 @@ pub async fn update(
                 updated_at = $17
              WHERE id = $1",
         )
-        .bind(site_id.0)
+        .bind(site_id.0),
+        site,
+        now,
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Binds, in this order, what insert and update share: parent, name, address, location,
+/// e-mail, telephone, area, channel, and the time of the change.
+fn bind_details<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    site: &NewSite<'q>,
+    now: Timestamp,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let [line1, line2, line3, town, county, country, postal] = site.address;
+    query
         .bind(site.parent.map(|p| p.0))
         .bind(site.name)
-        .bind(l1)
-        .bind(l2)
-        .bind(l3)
+        .bind(line1)
+        .bind(line2)
+        .bind(line3)
         .bind(town)
         .bind(county)
         .bind(country)
@@ -130,10 +130,7 @@ pub async fn update(
         .bind(site.telephone)
         .bind(site.geographic_area_code)
         .bind(site.site_channel_code)
-        .bind(now.unix_micros()),
-    )
-    .await?;
-    Ok(())
+        .bind(now.unix_micros())
 }
 
 /// Deletes a site's hazards and working hours (before they are written again).
@@ -350,48 +347,4 @@ where
             Ok((r.try_get(0)?, u8::try_from(day).unwrap_or(0), r.try_get(2)?, r.try_get(3)?))
         })
         .collect()
-}
-
-/// Whether a hazard value exists in the tenant's Health and Safety list.
-pub async fn matrix_code_exists<'c, E>(
-    executor: E,
-    tenant: TenantId,
-    matrix_type: &str,
-    code: &str,
-) -> Result<bool, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_one(
-            sqlx::query("SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1 AND matrix_type = $2 AND code = $3 AND is_active = 1")
-                .bind(tenant.0)
-                .bind(matrix_type)
-                .bind(code),
-        )
-        .await?;
-    Ok(row.try_get::<i64, _>(0)? > 0)
-}
-
-/// Whether `value` is an active value of a reference list group (any case).
-pub async fn reference_value_exists<'c, E>(
-    executor: E,
-    tenant: TenantId,
-    group: &str,
-    value: &str,
-) -> Result<bool, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_one(
-            sqlx::query(
-                "SELECT COUNT(*) FROM reference_values WHERE tenant_id = $1 AND list_group = $2 AND value_key = $3 AND is_active = 1",
-            )
-            .bind(tenant.0)
-            .bind(group)
-            .bind(value.trim().to_lowercase()),
-        )
-        .await?;
-    Ok(row.try_get::<i64, _>(0)? > 0)
 }
