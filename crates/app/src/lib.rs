@@ -23,10 +23,12 @@ pub mod principal;
 pub mod reference_data;
 pub mod role_packages;
 pub mod sites;
+pub mod tasks;
 pub mod tenant_settings;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod workflows;
 
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@ use caretaker_domain::tenant::TenantId;
 use caretaker_domain::user::{UserId, UserType};
 use caretaker_storage::Conn as AnyConnection;
 use caretaker_storage::audit::Actor;
+use caretaker_storage::visibility::Scope;
 use caretaker_storage::{StorageError, role_packages, users};
 
 /// The acting party, with its rights as they are now.
@@ -24,7 +25,7 @@ pub struct Principal {
     /// Holds the Administrator package (or is the operator).
     pub is_admin: bool,
     pub must_change_password: bool,
-    /// `all`, `none` or `sites` (explicit sites arrive with site access).
+    /// `all`, `none` or `some` (explicit sites, areas and channels).
     pub site_access: String,
     /// The address the request came from, for the audit log.
     pub source_address: Option<String>,
@@ -60,6 +61,22 @@ impl Principal {
     /// to all sites, and the operator). Contractor users see sites through their tasks.
     pub fn sees_all_sites(&self) -> bool {
         self.user_type != UserType::Contractor && self.site_access == "all"
+    }
+
+    /// The tasks (and sites) this principal may see: Contractor users those of their
+    /// contractor tree, others those of the sites they can access; everyone the tasks they
+    /// raised.
+    pub fn scope(&self) -> Scope {
+        let user = self.user.map_or(0, |u| u.0);
+        match (self.user_type, self.contractor) {
+            (UserType::Contractor, Some(contractor)) => Scope::Contractor { user, contractor: contractor.0 },
+            (UserType::Contractor, None) => Scope::Own { user },
+            _ => match self.site_access.as_str() {
+                "all" => Scope::All,
+                "some" => Scope::Granted { user },
+                _ => Scope::Own { user },
+            },
+        }
     }
 
     pub fn actor(&self) -> Actor {

@@ -64,6 +64,7 @@ pub async fn create(app: &App, request: NewTenant, actor: Actor) -> Result<Creat
     };
     let packages = users::insert_builtin_packages(&mut tx, tenant.id, now).await?;
     crate::reference_data::seed_defaults(&mut tx, tenant.id).await?;
+    crate::workflows::seed_defaults(&mut tx, tenant.id, now).await?;
     let admin = users::insert(
         &mut tx,
         &users::NewUser {

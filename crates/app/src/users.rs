@@ -3,13 +3,14 @@
 
 use caretaker_domain::access::{Authorized, BuiltinPackage, Permission, PermissionSet, can};
 use caretaker_domain::contractor::{ContractorId, display_name};
+use caretaker_domain::matrix::MatrixType;
 use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::user::{Email, SiteAccess, UserId, UserStatus, UserType};
 use caretaker_domain::{BrokenRule, BrokenRules};
 use caretaker_storage::audit::{self, Event};
 use caretaker_storage::role_packages::{self, RolePackage};
 use caretaker_storage::users::{self, User, UserFilter};
-use caretaker_storage::{Conn, StorageError, contractors, sessions};
+use caretaker_storage::{Conn, StorageError, contractors, reference_data, sessions, visibility};
 use secrecy::SecretString;
 
 use crate::principal::Principal;
@@ -28,7 +29,7 @@ pub struct UserInput {
     pub contractor: Option<String>,
     /// Role package names.
     pub role_packages: Vec<String>,
-    /// `all`, `none` or site codes.
+    /// `all`, `none`, or site codes, `area:CODE` and `channel:CODE`, comma-separated.
     pub site_access: String,
     pub is_integration: bool,
     /// Only from the command line: the user is active at once.
@@ -123,13 +124,30 @@ async fn resolve_contractor(
     }
 }
 
-/// Site codes must name sites; there are none until sites land, so any code is unknown.
-fn check_site_access(site_access: &SiteAccess, check: &mut RuleCheck) {
-    if let SiteAccess::Sites(codes) = site_access {
-        for code in codes {
+/// Granted sites must exist, areas and channels must be codes of their matrices.
+async fn check_site_access(
+    conn: &mut Conn,
+    tenant: caretaker_domain::tenant::TenantId,
+    site_access: &SiteAccess,
+    check: &mut RuleCheck,
+) -> Result<(), StorageError> {
+    let SiteAccess::Some(grants) = site_access else { return Ok(()) };
+    for code in &grants.sites {
+        if caretaker_storage::sites::id_by_code(&mut *conn, tenant, code).await?.is_none() {
             check.push(BrokenRule::new("User", "UnknownSite", format!("No site has the code {code:?}")));
         }
     }
+    for (codes, matrix, problem) in [
+        (&grants.areas, MatrixType::GeographicArea, "UnknownGeographicArea"),
+        (&grants.channels, MatrixType::SiteChannel, "UnknownSiteChannel"),
+    ] {
+        for code in codes {
+            if !reference_data::matrix_item_exists(&mut *conn, tenant, matrix, code, false).await? {
+                check.push(BrokenRule::new("User", problem, format!("{code:?} is not a {} code", matrix.name())));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The tenant's packages named in `names` (any case); unknown names are broken rules.
@@ -262,7 +280,7 @@ pub async fn create(
     let mut tx = app.db.begin().await?;
     let contractor = resolve_contractor(&mut tx, by, parsed.user_type, input.contractor.as_deref(), &mut check).await?;
     if let Some(site_access) = &parsed.site_access {
-        check_site_access(site_access, &mut check);
+        check_site_access(&mut tx, by.tenant, site_access, &mut check).await?;
     }
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
     let chosen = resolve_packages(&all_packages, &input.role_packages, &mut check);
@@ -271,7 +289,7 @@ pub async fn create(
         return Err(AppError::internal("checked input missing"));
     };
     check_grants(by, None, checked.user_type, &chosen, &[])?;
-    guard_site_access(by, &checked.site_access)?;
+    guard_site_access(&mut tx, by, &checked.site_access).await?;
 
     let status = if password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
     let id = match users::insert(
@@ -296,6 +314,9 @@ pub async fn create(
         Err(StorageError::Conflict(_)) => return Err(duplicate_email(&checked.email)),
         Err(other) => return Err(other.into()),
     };
+    if let SiteAccess::Some(grants) = &checked.site_access {
+        visibility::set_grants(&mut tx, id, grants).await?;
+    }
     let target = checked.email.as_str();
     let detail = format!(
         "{} user{}{}",
@@ -355,7 +376,7 @@ pub async fn update(
         ));
     }
     if let Some(site_access) = &parsed.site_access {
-        check_site_access(site_access, &mut check);
+        check_site_access(&mut tx, by.tenant, site_access, &mut check).await?;
     }
     let all_packages = role_packages::list(&mut tx, by.tenant).await?;
     let chosen = resolve_packages(&all_packages, &input.role_packages, &mut check);
@@ -369,7 +390,7 @@ pub async fn update(
     let removed: Vec<&RolePackage> = held.iter().copied().filter(|h| !chosen.iter().any(|p| p.id == h.id)).collect();
     guard_privileged_target(by, &held)?;
     check_grants(by, Some(id), existing.user_type, &added, &removed)?;
-    guard_site_access(by, &checked.site_access)?;
+    guard_site_access(&mut tx, by, &checked.site_access).await?;
     if removed.iter().any(|p| p.builtin == Some(BuiltinPackage::Administrator)) {
         guard_last_administrator(&mut tx, by, id).await?;
     }
@@ -385,6 +406,11 @@ pub async fn update(
         Err(StorageError::Conflict(_)) => return Err(duplicate_email(&checked.email)),
         Err(other) => return Err(other.into()),
     }
+    let grants = match &checked.site_access {
+        SiteAccess::Some(grants) => grants.clone(),
+        _ => Default::default(),
+    };
+    visibility::set_grants(&mut tx, id, &grants).await?;
     let target = checked.email.as_str();
     audit::record(&mut tx, &audit_event(by, "user.changed", target, ""), now).await?;
     for package in &added {
@@ -412,16 +438,46 @@ fn input_clone(input: &UserInput) -> UserInput {
     }
 }
 
-/// Nobody but an Administrator gives site access wider than their own.
-fn guard_site_access(by: &Principal, wanted: &SiteAccess) -> Result<(), AppError> {
-    if !by.is_admin && *wanted == SiteAccess::All && by.site_access != "all" {
-        return Err(AppError::forbidden(BrokenRule::new(
+/// Nobody but an Administrator gives site access wider than their own: all sites only
+/// with all sites; explicit sites only those one can see; areas and channels only those one
+/// holds oneself.
+async fn guard_site_access(conn: &mut Conn, by: &Principal, wanted: &SiteAccess) -> Result<(), AppError> {
+    let wider = || {
+        AppError::forbidden(BrokenRule::new(
             "User",
             "SiteAccessExceedsOwn",
-            "You cannot give access to all sites without having it yourself",
-        )));
+            "You cannot give access to sites beyond your own",
+        ))
+    };
+    if by.is_admin || by.site_access == "all" {
+        return Ok(());
     }
-    Ok(())
+    match wanted {
+        SiteAccess::None => Ok(()),
+        SiteAccess::All => Err(wider()),
+        SiteAccess::Some(grants) => {
+            let own = match by.user {
+                Some(user) => visibility::grants(&mut *conn, user).await?,
+                None => return Ok(()),
+            };
+            let holds = |list: &[String], code: &String| list.iter().any(|c| c.eq_ignore_ascii_case(code));
+            if grants.areas.iter().any(|c| !holds(&own.areas, c))
+                || grants.channels.iter().any(|c| !holds(&own.channels, c))
+            {
+                return Err(wider());
+            }
+            for code in &grants.sites {
+                let visible = match caretaker_storage::sites::id_by_code(&mut *conn, by.tenant, code).await? {
+                    Some(site) => visibility::site_visible(conn, by.tenant, by.scope(), site.0).await?,
+                    None => true,
+                };
+                if !visible {
+                    return Err(wider());
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Acting on a user who holds a privileged package takes an Administrator; acting on a

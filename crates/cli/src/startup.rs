@@ -76,6 +76,9 @@ pub async fn open_app(settings: &Settings) -> Result<App, Failure> {
     caretaker_app::reference_data::ensure_defaults(&app)
         .await
         .map_err(|err| Failure::refused(format!("cannot write the default configuration: {err}")))?;
+    caretaker_app::workflows::ensure_defaults(&app)
+        .await
+        .map_err(|err| Failure::refused(format!("cannot write the default workflows: {err}")))?;
     Ok(app)
 }
 

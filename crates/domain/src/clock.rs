@@ -36,6 +36,14 @@ impl Timestamp {
         self.to_offset_date_time().format(&Rfc3339).unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
     }
 
+    /// Reads RFC 3339 text (`2021-03-10T14:23:23Z`, with or without a fraction or offset).
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        if text.len() > 40 {
+            return None;
+        }
+        OffsetDateTime::parse(text.trim(), &Rfc3339).ok().map(Self::from_offset_date_time)
+    }
+
     pub fn plus_seconds(self, seconds: i64) -> Self {
         Self(self.0.saturating_add(seconds.saturating_mul(1_000_000)))
     }

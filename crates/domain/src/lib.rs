@@ -12,6 +12,7 @@ pub mod credential;
 pub mod matrix;
 pub mod rules;
 pub mod site;
+pub mod task;
 pub mod tcn;
 pub mod tenant;
 pub mod user;

@@ -169,36 +169,108 @@ mod tests {
     }
 }
 
-/// Which sites a Management or Site user may see. (Explicit sites, areas and channels arrive
-/// with the sites; until then a list of site codes names sites that must exist.)
+/// Which sites a Management or Site user may see.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SiteAccess {
     None,
     All,
-    /// Explicit site codes (each includes its child sites).
-    Sites(Vec<String>),
+    /// Explicit sites, geographic areas and site channels (each site includes its children).
+    Some(SiteGrants),
+}
+
+/// Explicit site access: site codes, geographic area codes, site channel codes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SiteGrants {
+    pub sites: Vec<String>,
+    pub areas: Vec<String>,
+    pub channels: Vec<String>,
+}
+
+impl SiteGrants {
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty() && self.areas.is_empty() && self.channels.is_empty()
+    }
+
+    /// The written form: `CODE, area:CODE, channel:CODE` (what [`SiteAccess::parse`] reads).
+    pub fn to_text(&self) -> String {
+        let sites = self.sites.iter().cloned();
+        let areas = self.areas.iter().map(|c| format!("area:{c}"));
+        let channels = self.channels.iter().map(|c| format!("channel:{c}"));
+        sites.chain(areas).chain(channels).collect::<Vec<_>>().join(", ")
+    }
 }
 
 impl SiteAccess {
-    /// `all`, `none`, or comma-separated site codes.
+    /// `all`, `none`, or a comma-separated list of site codes, `area:CODE` (a geographic
+    /// area) and `channel:CODE` (a site channel).
     pub fn parse(raw: &str) -> Result<Self, BrokenRule> {
         match raw.trim().to_ascii_lowercase().as_str() {
             "" | "none" => Ok(SiteAccess::None),
             "all" => Ok(SiteAccess::All),
             _ => {
-                let codes: Vec<String> =
-                    raw.split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
-                if codes.is_empty() { Ok(SiteAccess::None) } else { Ok(SiteAccess::Sites(codes)) }
+                let mut grants = SiteGrants::default();
+                for item in raw.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                    let (list, code) = match item.split_once(':') {
+                        Some((kind, code)) if kind.trim().eq_ignore_ascii_case("area") => (&mut grants.areas, code),
+                        Some((kind, code)) if kind.trim().eq_ignore_ascii_case("channel") => {
+                            (&mut grants.channels, code)
+                        }
+                        Some((kind, code)) if kind.trim().eq_ignore_ascii_case("site") => (&mut grants.sites, code),
+                        Some(_) => {
+                            return Err(BrokenRule::new(
+                                "User",
+                                "InvalidSiteAccess",
+                                format!("{item:?}: write a site code, area:CODE or channel:CODE"),
+                            ));
+                        }
+                        None => (&mut grants.sites, item),
+                    };
+                    let code = code.trim().to_owned();
+                    if code.is_empty() || code.chars().count() > 50 {
+                        return Err(BrokenRule::new(
+                            "User",
+                            "InvalidSiteAccess",
+                            format!("{item:?} does not name a site, area or channel"),
+                        ));
+                    }
+                    if !list.iter().any(|c: &String| c.eq_ignore_ascii_case(&code)) {
+                        list.push(code);
+                    }
+                }
+                if grants.is_empty() { Ok(SiteAccess::None) } else { Ok(SiteAccess::Some(grants)) }
             }
         }
     }
 
-    /// The stored form of the kind (`none`, `all`, `sites`).
+    /// The stored form of the kind (`none`, `all`, `some`).
     pub fn kind(&self) -> &'static str {
         match self {
             SiteAccess::None => "none",
             SiteAccess::All => "all",
-            SiteAccess::Sites(_) => "sites",
+            SiteAccess::Some(_) => "some",
         }
+    }
+}
+
+#[cfg(test)]
+mod site_access_tests {
+    use super::*;
+
+    #[test]
+    fn site_access_reads_sites_areas_and_channels() {
+        assert_eq!(SiteAccess::parse(" ALL "), Ok(SiteAccess::All));
+        assert_eq!(SiteAccess::parse(""), Ok(SiteAccess::None));
+        assert_eq!(SiteAccess::parse(" , "), Ok(SiteAccess::None));
+        let grants = SiteGrants {
+            sites: vec!["S1".into(), "S2".into()],
+            areas: vec!["01-02".into()],
+            channels: vec!["02".into()],
+        };
+        let parsed = SiteAccess::parse("S1, area:01-02, Channel: 02, site:S2, s1").unwrap();
+        assert_eq!(parsed, SiteAccess::Some(grants.clone()));
+        assert_eq!(parsed.kind(), "some");
+        assert_eq!(SiteAccess::parse(&grants.to_text()), Ok(SiteAccess::Some(grants)));
+        assert!(SiteAccess::parse("region:01").is_err());
+        assert!(SiteAccess::parse("area:").is_err());
     }
 }

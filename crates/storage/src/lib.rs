@@ -24,9 +24,12 @@ pub mod role_packages;
 pub mod server_settings;
 pub mod sessions;
 pub mod sites;
+pub mod tasks;
 pub mod tenants;
 pub mod throttle;
 pub mod users;
+pub mod visibility;
+pub mod workflows;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -54,7 +54,7 @@ pub struct NewUser<'a> {
     pub password_hash: Option<&'a str>,
     pub must_change_password: bool,
     pub contractor: Option<ContractorId>,
-    /// `none`, `all` or `sites`.
+    /// `none`, `all` or `some`.
     pub site_access: &'a str,
 }
 
@@ -284,7 +284,7 @@ pub struct Details<'a> {
     pub email: &'a Email,
     pub name: &'a str,
     pub is_integration: bool,
-    /// `none`, `all` or `sites`.
+    /// `none`, `all` or `some`.
     pub site_access: &'a str,
 }
 

@@ -60,3 +60,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         Ok(ApiJson(value))
     }
 }
+
+/// A JSON body that may be left out: no body at all (no `Content-Type`, no length) reads as
+/// `T::default()`; any body is held to [`ApiJson`]'s rules.
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request.headers();
+        let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let chunked = headers.get(header::TRANSFER_ENCODING).is_some();
+        if headers.get(header::CONTENT_TYPE).is_none() && !chunked && length.unwrap_or(0_u64) == 0 {
+            return Ok(OptionalJson(T::default()));
+        }
+        ApiJson::from_request(request, state).await.map(|ApiJson(value)| OptionalJson(value))
+    }
+}

@@ -11,6 +11,7 @@ mod me;
 pub mod openapi;
 mod reference;
 mod sites;
+mod tasks;
 
 use axum::Router;
 use axum::routing::get;
@@ -33,6 +34,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/rest/models/{tenant}", axum::routing::post(companies::create_model))
         .route("/rest/assets/{tenant}", get(assets::list).post(assets::create))
         .route("/rest/assets/{tenant}/{asset_id}", get(assets::read))
+        .route("/rest/tasks/{tenant}", get(tasks::list).post(tasks::create))
+        .route("/rest/tasks/{tenant}/{reference}", get(tasks::read))
+        .route("/rest/tasks/{tenant}/{reference}/status", axum::routing::put(tasks::change_status))
+        .route("/rest/tasks/{tenant}/{reference}/notes", axum::routing::post(tasks::add_note))
+        .route("/rest/tasks/{tenant}/{reference}/chase", axum::routing::post(tasks::chase))
+        .route("/rest/tasks/{tenant}/{reference}/dispatch", axum::routing::put(tasks::dispatch))
+        .route("/rest/workflows/{tenant}/{type}", get(tasks::workflows))
+        .route("/rest/workflows/{tenant}/{type}/{workflow}", get(tasks::workflow))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::tcn));
     Router::new()
         .route("/rest/openapi.json", get(openapi::serve))

@@ -1,0 +1,635 @@
+//! Tasks: numbering, insert, reads narrowed to a [`Scope`], keyset pages, notes, history,
+//! and the version-checked updates (status, dispatch, touch) that make concurrent changes
+//! of one task safe: a change names the version it read; a stale one changes nothing.
+
+use caretaker_domain::clock::Timestamp;
+use caretaker_domain::task::{SiteChain, StatusType};
+use caretaker_domain::tenant::TenantId;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AnyConnection, Executor, Row};
+
+use crate::StorageError;
+use crate::visibility::{Scope, contractor_tree_cte, granted_sites_cte};
+
+/// A task as stored, with the names of what it points at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub id: i64,
+    pub reference: String,
+    pub external_identifier: Option<String>,
+    pub request_hash: Option<String>,
+    pub initiator_name: String,
+    pub site_id: i64,
+    pub site_code: String,
+    pub description: String,
+    pub defect_source: Option<String>,
+    pub matrix_code: String,
+    pub chargeability: Option<String>,
+    pub workflow_id: i64,
+    pub workflow: String,
+    pub status_id: i64,
+    pub status: String,
+    pub status_type: StatusType,
+    pub contractor_id: Option<i64>,
+    pub supplier: Option<String>,
+    pub service_level_id: Option<i64>,
+    pub service_level: Option<String>,
+    pub respond_by: Option<Timestamp>,
+    pub complete_by: Option<Timestamp>,
+    pub is_asset_available: Option<bool>,
+    pub assets: Vec<String>,
+    pub custom_fields: Vec<(String, String)>,
+    pub relation: Option<String>,
+    pub related_reference: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: i64,
+}
+
+/// A task to insert.
+#[derive(Debug)]
+pub struct NewTask<'a> {
+    pub tenant: TenantId,
+    pub reference: &'a str,
+    pub created_by: Option<i64>,
+    pub external_identifier: Option<&'a str>,
+    pub request_hash: Option<&'a str>,
+    pub initiator_name: &'a str,
+    pub site: i64,
+    pub description: &'a str,
+    pub defect_source: Option<&'a str>,
+    pub matrix_code: &'a str,
+    pub chargeability: Option<&'a str>,
+    pub workflow: i64,
+    pub status: i64,
+    pub contractor: Option<i64>,
+    pub service_level: Option<i64>,
+    pub respond_by: Option<Timestamp>,
+    pub complete_by: Option<Timestamp>,
+    pub is_asset_available: Option<bool>,
+    pub assets: &'a [String],
+    pub custom_fields: &'a [(String, String)],
+    pub relation: Option<&'a str>,
+    pub related_task: Option<i64>,
+}
+
+/// A note or a chase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub id: i64,
+    pub kind: String,
+    pub author: String,
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+/// One line of a task's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub occurred_at: Timestamp,
+    pub actor_id: Option<i64>,
+    pub actor: String,
+    /// `created`, `status`, `dispatched`, `note`, `chased`.
+    pub event: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub status_date: Option<Timestamp>,
+    pub detail: String,
+}
+
+/// What a list narrows to (all optional, combined with AND).
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter<'a> {
+    pub status: Option<&'a str>,
+    pub status_type: Option<StatusType>,
+    pub site_code: Option<&'a str>,
+    pub supplier: Option<&'a str>,
+    pub updated_since: Option<Timestamp>,
+    pub external_identifier: Option<&'a str>,
+}
+
+/// Where a walk through the pages stands. A walk goes newest change first over the tasks
+/// changed up to its start (`started`); then, oldest first, over those changed since, so
+/// that a task changed during the walk is not missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskCursor {
+    pub started: i64,
+    pub catching_up: bool,
+    pub updated_at: i64,
+    pub id: i64,
+}
+
+impl TaskCursor {
+    pub fn encode(&self) -> String {
+        format!("t1.{}.{}.{}.{}", self.started, u8::from(self.catching_up), self.updated_at, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut parts = text.strip_prefix("t1.")?.split('.');
+        let mut next = || parts.next()?.parse::<i64>().ok();
+        let cursor = TaskCursor {
+            started: next()?,
+            catching_up: match next()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+            updated_at: next()?,
+            id: next()?,
+        };
+        parts.next().is_none().then_some(cursor)
+    }
+}
+
+/// A statement with numbered parameters, built piece by piece.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+impl Sql {
+    /// Records a parameter and returns its placeholder.
+    fn arg(&mut self, bind: Bind) -> String {
+        self.binds.push(bind);
+        format!("${}", self.binds.len())
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
+        self.binds.iter().fold(sqlx::query(&self.text), |q, bind| match bind {
+            Bind::Int(v) => q.bind(*v),
+            Bind::Text(v) => q.bind(v.as_str()),
+        })
+    }
+}
+
+const SELECT: &str = "SELECT t.id, t.reference, t.external_identifier, t.request_hash, t.initiator_name, t.site_id,
+        s.code AS site_code, t.description, t.defect_source, t.matrix_code, t.chargeability, t.workflow_id,
+        w.name AS workflow, t.status_id, st.name AS status, st.status_type, t.contractor_id, c.code AS supplier,
+        t.service_level_id, sl.name AS service_level, t.respond_by, t.complete_by, t.is_asset_available, t.assets,
+        t.custom_fields, t.relation, rt.reference AS related_reference, t.created_by, t.created_at, t.updated_at,
+        t.version
+    FROM tasks t
+    JOIN sites s ON s.id = t.site_id
+    JOIN workflows w ON w.id = t.workflow_id
+    JOIN workflow_statuses st ON st.id = t.status_id
+    LEFT JOIN contractors c ON c.id = t.contractor_id
+    LEFT JOIN service_levels sl ON sl.id = t.service_level_id
+    LEFT JOIN tasks rt ON rt.id = t.related_task_id";
+
+fn from_row(row: &AnyRow) -> Result<Task, StorageError> {
+    let time = |c: &str| row.try_get::<Option<i64>, _>(c).map(|v| v.map(Timestamp::from_unix_micros));
+    let status_type: String = row.try_get("status_type")?;
+    let assets: String = row.try_get("assets")?;
+    let custom_fields: String = row.try_get("custom_fields")?;
+    Ok(Task {
+        id: row.try_get("id")?,
+        reference: row.try_get("reference")?,
+        external_identifier: row.try_get("external_identifier")?,
+        request_hash: row.try_get("request_hash")?,
+        initiator_name: row.try_get("initiator_name")?,
+        site_id: row.try_get("site_id")?,
+        site_code: row.try_get("site_code")?,
+        description: row.try_get("description")?,
+        defect_source: row.try_get("defect_source")?,
+        matrix_code: row.try_get("matrix_code")?,
+        chargeability: row.try_get("chargeability")?,
+        workflow_id: row.try_get("workflow_id")?,
+        workflow: row.try_get("workflow")?,
+        status_id: row.try_get("status_id")?,
+        status: row.try_get("status")?,
+        status_type: StatusType::from_name(&status_type)
+            .ok_or_else(|| StorageError::Corrupt(format!("status type {status_type:?}")))?,
+        contractor_id: row.try_get("contractor_id")?,
+        supplier: row.try_get("supplier")?,
+        service_level_id: row.try_get("service_level_id")?,
+        service_level: row.try_get("service_level")?,
+        respond_by: time("respond_by")?,
+        complete_by: time("complete_by")?,
+        is_asset_available: row.try_get::<Option<i64>, _>("is_asset_available")?.map(|v| v != 0),
+        assets: serde_json::from_str(&assets).map_err(|e| StorageError::Corrupt(format!("task assets: {e}")))?,
+        custom_fields: serde_json::from_str(&custom_fields)
+            .map_err(|e| StorageError::Corrupt(format!("task custom fields: {e}")))?,
+        relation: row.try_get("relation")?,
+        related_reference: row.try_get("related_reference")?,
+        created_by: row.try_get("created_by")?,
+        created_at: Timestamp::from_unix_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_micros(row.try_get("updated_at")?),
+        version: row.try_get("version")?,
+    })
+}
+
+/// The next task number of the tenant. The counter row stays locked until the caller's
+/// transaction ends, so concurrent creates get distinct numbers on both backends.
+pub async fn next_number(conn: &mut AnyConnection, tenant: TenantId) -> Result<i64, StorageError> {
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO task_counters (tenant_id, last_number) VALUES ($1, 1)
+                 ON CONFLICT (tenant_id) DO UPDATE SET last_number = task_counters.last_number + 1
+                 RETURNING last_number",
+            )
+            .bind(tenant.0),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Inserts; [`StorageError::Conflict`] when the creator already used the ExternalIdentifier.
+pub async fn insert(conn: &mut AnyConnection, task: &NewTask<'_>, now: Timestamp) -> Result<i64, StorageError> {
+    let json = |value: serde_json::Result<String>| value.map_err(|e| StorageError::Corrupt(e.to_string()));
+    let assets = json(serde_json::to_string(task.assets))?;
+    let custom_fields = json(serde_json::to_string(task.custom_fields))?;
+    let time = |t: Option<Timestamp>| t.map(Timestamp::unix_micros);
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO tasks (tenant_id, reference, created_by, external_identifier, request_hash, initiator_name,
+                    site_id, description, defect_source, matrix_code, chargeability, workflow_id, status_id,
+                    contractor_id, service_level_id, respond_by, complete_by, is_asset_available, assets,
+                    custom_fields, relation, related_task_id, created_at, updated_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                    $21, $22, $23, $23, 1)
+                 RETURNING id",
+            )
+            .bind(task.tenant.0)
+            .bind(task.reference)
+            .bind(task.created_by)
+            .bind(task.external_identifier)
+            .bind(task.request_hash)
+            .bind(task.initiator_name)
+            .bind(task.site)
+            .bind(task.description)
+            .bind(task.defect_source)
+            .bind(task.matrix_code)
+            .bind(task.chargeability)
+            .bind(task.workflow)
+            .bind(task.status)
+            .bind(task.contractor)
+            .bind(task.service_level)
+            .bind(time(task.respond_by))
+            .bind(time(task.complete_by))
+            .bind(task.is_asset_available.map(i64::from))
+            .bind(assets)
+            .bind(custom_fields)
+            .bind(task.relation)
+            .bind(task.related_task)
+            .bind(now.unix_micros()),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The condition that narrows `t` (a task) to `scope`, and the common table expression it
+/// needs, if any.
+fn scope_condition(sql: &mut Sql, scope: Scope, tenant: &str) -> (Option<String>, String) {
+    match scope {
+        Scope::All => (None, String::from("1 = 1")),
+        Scope::Own { user } => {
+            let user = sql.arg(Bind::Int(user));
+            (None, format!("t.created_by = {user}"))
+        }
+        Scope::Granted { user } => {
+            let user = sql.arg(Bind::Int(user));
+            let cte = granted_sites_cte(&user, tenant);
+            (Some(cte), format!("(t.site_id IN (SELECT id FROM granted) OR t.created_by = {user})"))
+        }
+        Scope::Contractor { user, contractor } => {
+            let user = sql.arg(Bind::Int(user));
+            let contractor = sql.arg(Bind::Int(contractor));
+            let cte = contractor_tree_cte(&contractor);
+            (Some(cte), format!("(t.contractor_id IN (SELECT id FROM mine) OR t.created_by = {user})"))
+        }
+    }
+}
+
+fn with_cte(cte: Option<String>, statement: String) -> String {
+    match cte {
+        Some(cte) => format!("WITH RECURSIVE {cte} {statement}"),
+        None => statement,
+    }
+}
+
+/// One task by reference (any case), if `scope` lets its holder see it.
+pub async fn get(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    scope: Scope,
+    reference: &str,
+) -> Result<Option<Task>, StorageError> {
+    let mut sql = Sql::default();
+    let tenant = sql.arg(Bind::Int(tenant.0));
+    let reference = sql.arg(Bind::Text(reference.trim().to_ascii_uppercase()));
+    let (cte, visible) = scope_condition(&mut sql, scope, &tenant);
+    sql.text =
+        with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant} AND t.reference = {reference} AND {visible}"));
+    let row = conn.fetch_optional(sql.query()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The task the user created with that ExternalIdentifier, whoever may see it now.
+pub async fn by_external_identifier(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    created_by: Option<i64>,
+    external_identifier: &str,
+) -> Result<Option<Task>, StorageError> {
+    let row = conn
+        .fetch_optional(
+            sqlx::query(&format!(
+                "{SELECT} WHERE t.tenant_id = $1 AND t.external_identifier = $2
+                    AND (t.created_by = $3 OR (t.created_by IS NULL AND $3 IS NULL))"
+            ))
+            .bind(tenant.0)
+            .bind(external_identifier)
+            .bind(created_by),
+        )
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A page of the tasks `scope` lets its holder see, newest change first (see
+/// [`TaskCursor`]); the cursor of the next page when there may be more.
+pub async fn page(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    scope: Scope,
+    filter: &TaskFilter<'_>,
+    cursor: Option<TaskCursor>,
+    limit: i64,
+    now: Timestamp,
+) -> Result<(Vec<Task>, Option<TaskCursor>), StorageError> {
+    let started = cursor.map_or(now.unix_micros(), |c| c.started);
+    let mut tasks = Vec::new();
+    if !cursor.is_some_and(|c| c.catching_up) {
+        let after = cursor.map(|c| (c.updated_at, c.id));
+        let rows = fetch_phase(conn, tenant, scope, filter, started, false, after, limit + 1).await?;
+        if rows.len() as i64 > limit {
+            tasks.extend(rows.into_iter().take(usize::try_from(limit).unwrap_or(0)));
+            let last = tasks.last().map(|t| (t.updated_at.unix_micros(), t.id)).unwrap_or_default();
+            return Ok((tasks, Some(TaskCursor { started, catching_up: false, updated_at: last.0, id: last.1 })));
+        }
+        tasks.extend(rows);
+    }
+    // The walk has seen everything changed up to its start: now what changed since.
+    let after = match cursor {
+        Some(c) if c.catching_up => (c.updated_at, c.id),
+        _ => (started, i64::MAX),
+    };
+    let room = limit - tasks.len() as i64;
+    let rows = fetch_phase(conn, tenant, scope, filter, started, true, Some(after), room + 1).await?;
+    let more = rows.len() as i64 > room;
+    tasks.extend(rows.into_iter().take(usize::try_from(room).unwrap_or(0)));
+    let next = match tasks.last() {
+        Some(last) if more => {
+            Some(TaskCursor { started, catching_up: true, updated_at: last.updated_at.unix_micros(), id: last.id })
+        }
+        _ => None,
+    };
+    Ok((tasks, next))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_phase(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    scope: Scope,
+    filter: &TaskFilter<'_>,
+    started: i64,
+    catching_up: bool,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<Vec<Task>, StorageError> {
+    if limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::default();
+    let tenant_arg = sql.arg(Bind::Int(tenant.0));
+    let mut conditions = vec![format!("t.tenant_id = {tenant_arg}")];
+    let (cte, visible) = scope_condition(&mut sql, scope, &tenant_arg);
+    conditions.push(visible);
+    if let Some(status) = filter.status {
+        conditions.push(format!("st.name_key = {}", sql.arg(Bind::Text(status.trim().to_lowercase()))));
+    }
+    if let Some(status_type) = filter.status_type {
+        conditions.push(format!("st.status_type = {}", sql.arg(Bind::Text(status_type.name().to_owned()))));
+    }
+    if let Some(site) = filter.site_code {
+        conditions.push(format!("s.code_key = {}", sql.arg(Bind::Text(site.trim().to_ascii_lowercase()))));
+    }
+    if let Some(supplier) = filter.supplier {
+        conditions.push(format!("c.code_key = {}", sql.arg(Bind::Text(supplier.trim().to_ascii_lowercase()))));
+    }
+    if let Some(since) = filter.updated_since {
+        conditions.push(format!("t.updated_at >= {}", sql.arg(Bind::Int(since.unix_micros()))));
+    }
+    if let Some(external) = filter.external_identifier {
+        conditions.push(format!("t.external_identifier = {}", sql.arg(Bind::Text(external.to_owned()))));
+    }
+    let started = sql.arg(Bind::Int(started));
+    let order = if catching_up {
+        conditions.push(format!("t.updated_at > {started}"));
+        if let Some((updated_at, id)) = after {
+            let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
+            conditions.push(format!("(t.updated_at > {u} OR (t.updated_at = {u} AND t.id > {i}))"));
+        }
+        "ORDER BY t.updated_at, t.id"
+    } else {
+        conditions.push(format!("t.updated_at <= {started}"));
+        if let Some((updated_at, id)) = after {
+            let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
+            conditions.push(format!("(t.updated_at < {u} OR (t.updated_at = {u} AND t.id < {i}))"));
+        }
+        "ORDER BY t.updated_at DESC, t.id DESC"
+    };
+    let limit = sql.arg(Bind::Int(limit));
+    sql.text = with_cte(cte, format!("{SELECT} WHERE {} {order} LIMIT {limit}", conditions.join(" AND ")));
+    let rows = conn.fetch_all(sql.query()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Notes and chases of a task, oldest first.
+pub async fn notes<'c, E>(executor: E, task: i64) -> Result<Vec<Note>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT id, kind, author_name, text, created_at FROM task_notes WHERE task_id = $1 ORDER BY id",
+            )
+            .bind(task),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Note {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                author: r.try_get(2)?,
+                text: r.try_get(3)?,
+                created_at: Timestamp::from_unix_micros(r.try_get(4)?),
+            })
+        })
+        .collect()
+}
+
+/// A task's history, oldest first.
+pub async fn history<'c, E>(executor: E, task: i64) -> Result<Vec<HistoryEntry>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT occurred_at, actor_id, actor_name, event, from_status, to_status, status_date, detail
+                 FROM task_history WHERE task_id = $1 ORDER BY id",
+            )
+            .bind(task),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                occurred_at: Timestamp::from_unix_micros(r.try_get(0)?),
+                actor_id: r.try_get(1)?,
+                actor: r.try_get(2)?,
+                event: r.try_get(3)?,
+                from_status: r.try_get(4)?,
+                to_status: r.try_get(5)?,
+                status_date: r.try_get::<Option<i64>, _>(6)?.map(Timestamp::from_unix_micros),
+                detail: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn add_history(conn: &mut AnyConnection, task: i64, entry: &HistoryEntry) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query(
+            "INSERT INTO task_history (task_id, occurred_at, actor_id, actor_name, event, from_status, to_status,
+                status_date, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(task)
+        .bind(entry.occurred_at.unix_micros())
+        .bind(entry.actor_id)
+        .bind(entry.actor.as_str())
+        .bind(entry.event.as_str())
+        .bind(entry.from_status.as_deref())
+        .bind(entry.to_status.as_deref())
+        .bind(entry.status_date.map(Timestamp::unix_micros))
+        .bind(entry.detail.as_str()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds a note (`kind` `note` or `chase`); returns its id.
+pub async fn add_note(
+    conn: &mut AnyConnection,
+    task: i64,
+    kind: &str,
+    author_id: Option<i64>,
+    author: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<i64, StorageError> {
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO task_notes (task_id, kind, author_id, author_name, text, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(task)
+            .bind(kind)
+            .bind(author_id)
+            .bind(author)
+            .bind(text)
+            .bind(now.unix_micros()),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// What [`change`] sets (each `Some` field) on a task row.
+#[derive(Debug, Default)]
+pub struct Change {
+    /// `None`: whatever the version (notes and chases never collide).
+    pub version: Option<i64>,
+    pub status: Option<i64>,
+    pub contractor: Option<i64>,
+    pub service_level: Option<i64>,
+    /// New due dates (respond by, complete by).
+    pub due: Option<(Timestamp, Timestamp)>,
+}
+
+/// A version-checked change of the task row: only if it is still at `change.version` (when
+/// given). Bumps the version and the change time (strictly increasing). `false`: someone
+/// else changed the task first; nothing was written.
+pub async fn change(
+    conn: &mut AnyConnection,
+    task: i64,
+    change: &Change,
+    now: Timestamp,
+) -> Result<bool, StorageError> {
+    let due = |pick: fn(&(Timestamp, Timestamp)) -> Timestamp| change.due.as_ref().map(|d| pick(d).unix_micros());
+    let done = conn
+        .execute(
+            sqlx::query(
+                "UPDATE tasks SET status_id = COALESCE($3, status_id), contractor_id = COALESCE($4, contractor_id),
+                    service_level_id = COALESCE($5, service_level_id), respond_by = COALESCE($7, respond_by),
+                    complete_by = COALESCE($8, complete_by), version = version + 1,
+                    updated_at = CASE WHEN updated_at >= $6 THEN updated_at + 1 ELSE $6 END
+                 WHERE id = $1 AND ($2 IS NULL OR version = $2)",
+            )
+            .bind(task)
+            .bind(change.version)
+            .bind(change.status)
+            .bind(change.contractor)
+            .bind(change.service_level)
+            .bind(now.unix_micros())
+            .bind(due(|d| d.0))
+            .bind(due(|d| d.1)),
+        )
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The task's site and its ancestors, nearest first, with their area and channel codes.
+pub async fn site_chain(conn: &mut AnyConnection, site: i64) -> Result<SiteChain, StorageError> {
+    let rows = conn
+        .fetch_all(
+            sqlx::query(
+                "WITH RECURSIVE up(id, parent_id, area, channel, depth) AS (
+                    SELECT id, parent_id, geographic_area_code, site_channel_code, 0 FROM sites WHERE id = $1
+                    UNION
+                    SELECT p.id, p.parent_id, p.geographic_area_code, p.site_channel_code, up.depth + 1
+                    FROM sites p JOIN up ON p.id = up.parent_id WHERE up.depth < 100)
+                 SELECT id, area, channel FROM up ORDER BY depth",
+            )
+            .bind(site),
+        )
+        .await?;
+    Ok(SiteChain {
+        sites: rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, StorageError>>()?,
+    })
+}
+
+/// How many tasks the tenant has (for the demo and the pages' counts).
+pub async fn count<'c, E>(executor: E, tenant: TenantId) -> Result<i64, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor.fetch_one(sqlx::query("SELECT COUNT(*) FROM tasks WHERE tenant_id = $1").bind(tenant.0)).await?;
+    Ok(row.try_get(0)?)
+}

@@ -1,0 +1,532 @@
+//! Workflows with their statuses and destinations, service levels, dispatch rules: the
+//! configuration tasks move through.
+
+use caretaker_domain::clock::Timestamp;
+use caretaker_domain::task::{DispatchRule, Status, StatusFlags, StatusType, Workflow, WorkflowType};
+use caretaker_domain::tenant::TenantId;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Executor, Row};
+
+use crate::{StorageError, flag};
+
+/// A status to insert: name, type, flags.
+#[derive(Debug, Clone)]
+pub struct NewStatus<'a> {
+    pub name: &'a str,
+    pub status_type: StatusType,
+    pub flags: StatusFlags,
+}
+
+/// Inserts a workflow with its statuses (in order); destinations are named, by status
+/// name, in `destinations` (from, to). Returns the workflow's id.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    name: &str,
+    workflow_type: WorkflowType,
+    is_default: bool,
+    statuses: &[NewStatus<'_>],
+    destinations: &[(&str, &str)],
+    now: Timestamp,
+) -> Result<i64, StorageError> {
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO workflows (tenant_id, workflow_type, name, name_key, is_active, is_default, created_at)
+                 VALUES ($1, $2, $3, $4, 1, $5, $6) RETURNING id",
+            )
+            .bind(tenant.0)
+            .bind(workflow_type.name())
+            .bind(name)
+            .bind(name.trim().to_lowercase())
+            .bind(flag(is_default))
+            .bind(now.unix_micros()),
+        )
+        .await?;
+    let workflow: i64 = row.try_get(0)?;
+    let mut ids = Vec::with_capacity(statuses.len());
+    for (position, status) in statuses.iter().enumerate() {
+        ids.push((status.name, insert_status(conn, workflow, position as i64, status).await?));
+    }
+    for (from, to) in destinations {
+        let find = |name: &str| ids.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, id)| *id);
+        if let (Some(from), Some(to)) = (find(from), find(to)) {
+            add_destination(conn, from, to).await?;
+        }
+    }
+    Ok(workflow)
+}
+
+/// Adds a status at `position`; [`StorageError::Conflict`] when the name is taken.
+pub async fn insert_status(
+    conn: &mut AnyConnection,
+    workflow: i64,
+    position: i64,
+    status: &NewStatus<'_>,
+) -> Result<i64, StorageError> {
+    let f = status.flags;
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO workflow_statuses (workflow_id, position, name, name_key, status_type,
+                    is_quotation_enabled, is_manual_date_enabled, is_eligible_to_invoice,
+                    is_resolution_cause_enabled, is_resolution_remedy_enabled, update_asset_condition,
+                    supplier_on_site)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            )
+            .bind(workflow)
+            .bind(position)
+            .bind(status.name)
+            .bind(status.name.trim().to_lowercase())
+            .bind(status.status_type.name())
+            .bind(flag(f.quotation_enabled))
+            .bind(flag(f.manual_date_enabled))
+            .bind(flag(f.eligible_to_invoice))
+            .bind(flag(f.resolution_cause_enabled))
+            .bind(flag(f.resolution_remedy_enabled))
+            .bind(flag(f.update_asset_condition))
+            .bind(flag(f.supplier_on_site)),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn add_destination(conn: &mut AnyConnection, from: i64, to: i64) -> Result<(), StorageError> {
+    conn.execute(
+        sqlx::query("INSERT INTO workflow_destinations (status_id, destination_id) VALUES ($1, $2)")
+            .bind(from)
+            .bind(to),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Replaces a status's type, flags and destinations.
+pub async fn update_status(
+    conn: &mut AnyConnection,
+    status: i64,
+    status_type: StatusType,
+    flags: StatusFlags,
+    destinations: &[i64],
+) -> Result<(), StorageError> {
+    let f = flags;
+    conn.execute(
+        sqlx::query(
+            "UPDATE workflow_statuses SET status_type = $2, is_quotation_enabled = $3, is_manual_date_enabled = $4,
+                is_eligible_to_invoice = $5, is_resolution_cause_enabled = $6, is_resolution_remedy_enabled = $7,
+                update_asset_condition = $8, supplier_on_site = $9
+             WHERE id = $1",
+        )
+        .bind(status)
+        .bind(status_type.name())
+        .bind(flag(f.quotation_enabled))
+        .bind(flag(f.manual_date_enabled))
+        .bind(flag(f.eligible_to_invoice))
+        .bind(flag(f.resolution_cause_enabled))
+        .bind(flag(f.resolution_remedy_enabled))
+        .bind(flag(f.update_asset_condition))
+        .bind(flag(f.supplier_on_site)),
+    )
+    .await?;
+    conn.execute(sqlx::query("DELETE FROM workflow_destinations WHERE status_id = $1").bind(status)).await?;
+    for to in destinations {
+        add_destination(conn, status, *to).await?;
+    }
+    Ok(())
+}
+
+/// Sets whether a workflow is active and whether it is its type's default (one default
+/// per type: setting it clears the others').
+pub async fn set_state(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    workflow: i64,
+    is_active: bool,
+    is_default: bool,
+) -> Result<(), StorageError> {
+    if is_default {
+        conn.execute(
+            sqlx::query(
+                "UPDATE workflows SET is_default = 0 WHERE tenant_id = $1 AND workflow_type =
+                    (SELECT workflow_type FROM workflows WHERE id = $2)",
+            )
+            .bind(tenant.0)
+            .bind(workflow),
+        )
+        .await?;
+    }
+    conn.execute(
+        sqlx::query("UPDATE workflows SET is_active = $3, is_default = $4 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(workflow)
+            .bind(flag(is_active))
+            .bind(flag(is_default)),
+    )
+    .await?;
+    Ok(())
+}
+
+fn status_type(text: &str) -> Result<StatusType, StorageError> {
+    StatusType::from_name(text).ok_or_else(|| StorageError::Corrupt(format!("status type {text:?}")))
+}
+
+fn workflow_from_row(row: &AnyRow) -> Result<Workflow, StorageError> {
+    let kind: String = row.try_get("workflow_type")?;
+    Ok(Workflow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        workflow_type: WorkflowType::from_name(&kind)
+            .ok_or_else(|| StorageError::Corrupt(format!("workflow type {kind:?}")))?,
+        is_active: row.try_get::<i64, _>("is_active")? != 0,
+        is_default: row.try_get::<i64, _>("is_default")? != 0,
+        statuses: Vec::new(),
+    })
+}
+
+/// Workflows of the tenant (of one type, or all), with statuses and destinations, by
+/// type and name. `name` narrows to one workflow (any case).
+pub async fn list(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    workflow_type: Option<WorkflowType>,
+    name: Option<&str>,
+) -> Result<Vec<Workflow>, StorageError> {
+    let rows = conn
+        .fetch_all(
+            sqlx::query(
+                "SELECT id, name, workflow_type, is_active, is_default FROM workflows
+                 WHERE tenant_id = $1 AND ($2 IS NULL OR workflow_type = $2) AND ($3 IS NULL OR name_key = $3)
+                 ORDER BY workflow_type, name_key",
+            )
+            .bind(tenant.0)
+            .bind(workflow_type.map(WorkflowType::name))
+            .bind(name.map(|n| n.trim().to_lowercase())),
+        )
+        .await?;
+    let mut workflows = rows.iter().map(workflow_from_row).collect::<Result<Vec<_>, _>>()?;
+    if workflows.is_empty() {
+        return Ok(workflows);
+    }
+    let statuses = conn
+        .fetch_all(
+            sqlx::query(
+                "SELECT s.id, s.workflow_id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
+                    s.is_eligible_to_invoice, s.is_resolution_cause_enabled, s.is_resolution_remedy_enabled,
+                    s.update_asset_condition, s.supplier_on_site
+                 FROM workflow_statuses s JOIN workflows w ON w.id = s.workflow_id
+                 WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
+                 ORDER BY s.workflow_id, s.position, s.id",
+            )
+            .bind(tenant.0)
+            .bind(workflow_type.map(WorkflowType::name))
+            .bind(name.map(|n| n.trim().to_lowercase())),
+        )
+        .await?;
+    let destinations = conn
+        .fetch_all(
+            sqlx::query(
+                "SELECT d.status_id, d.destination_id FROM workflow_destinations d
+                 JOIN workflow_statuses s ON s.id = d.status_id
+                 JOIN workflow_statuses t ON t.id = d.destination_id
+                 JOIN workflows w ON w.id = s.workflow_id
+                 WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
+                 ORDER BY d.status_id, t.position, t.id",
+            )
+            .bind(tenant.0)
+            .bind(workflow_type.map(WorkflowType::name))
+            .bind(name.map(|n| n.trim().to_lowercase())),
+        )
+        .await?;
+    for row in &statuses {
+        let workflow: i64 = row.try_get("workflow_id")?;
+        let id: i64 = row.try_get("id")?;
+        let on = |c: &str| row.try_get::<i64, _>(c).map(|v| v != 0);
+        let status = Status {
+            id,
+            name: row.try_get("name")?,
+            status_type: status_type(&row.try_get::<String, _>("status_type")?)?,
+            flags: StatusFlags {
+                quotation_enabled: on("is_quotation_enabled")?,
+                manual_date_enabled: on("is_manual_date_enabled")?,
+                eligible_to_invoice: on("is_eligible_to_invoice")?,
+                resolution_cause_enabled: on("is_resolution_cause_enabled")?,
+                resolution_remedy_enabled: on("is_resolution_remedy_enabled")?,
+                update_asset_condition: on("update_asset_condition")?,
+                supplier_on_site: on("supplier_on_site")?,
+            },
+            destinations: Vec::new(),
+        };
+        if let Some(w) = workflows.iter_mut().find(|w| w.id == workflow) {
+            w.statuses.push(status);
+        }
+    }
+    for row in &destinations {
+        let from: i64 = row.try_get(0)?;
+        let to: i64 = row.try_get(1)?;
+        if let Some(status) = workflows.iter_mut().flat_map(|w| w.statuses.iter_mut()).find(|s| s.id == from) {
+            status.destinations.push(to);
+        }
+    }
+    Ok(workflows)
+}
+
+/// One workflow by id, in the tenant.
+pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: i64) -> Result<Option<Workflow>, StorageError> {
+    let row = conn
+        .fetch_optional(
+            sqlx::query("SELECT workflow_type, name FROM workflows WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id),
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let kind: String = row.try_get(0)?;
+    let name: String = row.try_get(1)?;
+    Ok(list(conn, tenant, WorkflowType::from_name(&kind), Some(&name)).await?.into_iter().next())
+}
+
+/// The id of the tenant's workflow named `name` (any case) of `workflow_type`.
+pub async fn id_by_name<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    workflow_type: WorkflowType,
+    name: &str,
+) -> Result<Option<(i64, bool)>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_optional(
+            sqlx::query(
+                "SELECT id, is_active FROM workflows WHERE tenant_id = $1 AND workflow_type = $2 AND name_key = $3",
+            )
+            .bind(tenant.0)
+            .bind(workflow_type.name())
+            .bind(name.trim().to_lowercase()),
+        )
+        .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? != 0))).transpose()
+}
+
+/// The default workflow of a type: the active one marked default, else the oldest active.
+pub async fn default_id<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    workflow_type: WorkflowType,
+) -> Result<Option<i64>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_optional(
+            sqlx::query(
+                "SELECT id FROM workflows WHERE tenant_id = $1 AND workflow_type = $2 AND is_active = 1
+                 ORDER BY is_default DESC, id LIMIT 1",
+            )
+            .bind(tenant.0)
+            .bind(workflow_type.name()),
+        )
+        .await?;
+    row.map(|r| Ok(r.try_get(0)?)).transpose()
+}
+
+/// A service level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceLevel {
+    pub id: i64,
+    pub name: String,
+    pub respond_minutes: i64,
+    pub complete_minutes: i64,
+    pub is_active: bool,
+}
+
+/// Inserts; [`StorageError::Conflict`] when the name is taken.
+pub async fn insert_service_level(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    name: &str,
+    respond_minutes: i64,
+    complete_minutes: i64,
+    now: Timestamp,
+) -> Result<i64, StorageError> {
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO service_levels (tenant_id, name, name_key, respond_minutes, complete_minutes, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(tenant.0)
+            .bind(name.trim())
+            .bind(name.trim().to_lowercase())
+            .bind(respond_minutes)
+            .bind(complete_minutes)
+            .bind(now.unix_micros()),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn update_service_level(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    id: i64,
+    respond_minutes: i64,
+    complete_minutes: i64,
+    is_active: bool,
+) -> Result<bool, StorageError> {
+    let done = conn
+        .execute(
+            sqlx::query(
+                "UPDATE service_levels SET respond_minutes = $3, complete_minutes = $4, is_active = $5
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.0)
+            .bind(id)
+            .bind(respond_minutes)
+            .bind(complete_minutes)
+            .bind(flag(is_active)),
+        )
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn service_level_from_row(row: &AnyRow) -> Result<ServiceLevel, StorageError> {
+    Ok(ServiceLevel {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        respond_minutes: row.try_get("respond_minutes")?,
+        complete_minutes: row.try_get("complete_minutes")?,
+        is_active: row.try_get::<i64, _>("is_active")? != 0,
+    })
+}
+
+/// The tenant's service levels, by name.
+pub async fn service_levels<'c, E>(executor: E, tenant: TenantId) -> Result<Vec<ServiceLevel>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT id, name, respond_minutes, complete_minutes, is_active FROM service_levels
+                 WHERE tenant_id = $1 ORDER BY name_key",
+            )
+            .bind(tenant.0),
+        )
+        .await?;
+    rows.iter().map(service_level_from_row).collect()
+}
+
+/// One service level by id or by name (any case).
+pub async fn service_level<'c, E>(
+    executor: E,
+    tenant: TenantId,
+    id: Option<i64>,
+    name: Option<&str>,
+) -> Result<Option<ServiceLevel>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let row = executor
+        .fetch_optional(
+            sqlx::query(
+                "SELECT id, name, respond_minutes, complete_minutes, is_active FROM service_levels
+                 WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR name_key = $3)
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(tenant.0)
+            .bind(id)
+            .bind(name.map(|n| n.trim().to_lowercase())),
+        )
+        .await?;
+    row.as_ref().map(service_level_from_row).transpose()
+}
+
+/// A dispatch rule as listed: the rule and the names of what it refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedRule {
+    pub rule: DispatchRule,
+    pub site_code: Option<String>,
+    pub contractor_code: Option<String>,
+    pub service_level: Option<String>,
+    pub workflow: Option<String>,
+}
+
+pub async fn insert_rule(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    rule: &DispatchRule,
+    now: Timestamp,
+) -> Result<i64, StorageError> {
+    let row = conn
+        .fetch_one(
+            sqlx::query(
+                "INSERT INTO dispatch_rules (tenant_id, site_id, geographic_area_code, site_channel_code, matrix_code,
+                    contractor_id, service_level_id, workflow_id, chargeability, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(tenant.0)
+            .bind(rule.site)
+            .bind(rule.geographic_area.as_deref())
+            .bind(rule.site_channel.as_deref())
+            .bind(rule.matrix_code.as_deref())
+            .bind(rule.contractor)
+            .bind(rule.service_level)
+            .bind(rule.workflow)
+            .bind(rule.chargeability.as_deref())
+            .bind(now.unix_micros()),
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn delete_rule(conn: &mut AnyConnection, tenant: TenantId, id: i64) -> Result<bool, StorageError> {
+    let done = conn
+        .execute(sqlx::query("DELETE FROM dispatch_rules WHERE tenant_id = $1 AND id = $2").bind(tenant.0).bind(id))
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The tenant's dispatch rules, oldest first, with the names they refer to.
+pub async fn rules<'c, E>(executor: E, tenant: TenantId) -> Result<Vec<ListedRule>, StorageError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    let rows = executor
+        .fetch_all(
+            sqlx::query(
+                "SELECT r.id, r.site_id, r.geographic_area_code, r.site_channel_code, r.matrix_code, r.contractor_id,
+                    r.service_level_id, r.workflow_id, r.chargeability, s.code AS site_code, c.code AS contractor_code,
+                    l.name AS service_level, w.name AS workflow
+                 FROM dispatch_rules r
+                 LEFT JOIN sites s ON s.id = r.site_id
+                 LEFT JOIN contractors c ON c.id = r.contractor_id
+                 LEFT JOIN service_levels l ON l.id = r.service_level_id
+                 LEFT JOIN workflows w ON w.id = r.workflow_id
+                 WHERE r.tenant_id = $1 ORDER BY r.id",
+            )
+            .bind(tenant.0),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ListedRule {
+                rule: DispatchRule {
+                    id: row.try_get("id")?,
+                    site: row.try_get("site_id")?,
+                    geographic_area: row.try_get("geographic_area_code")?,
+                    site_channel: row.try_get("site_channel_code")?,
+                    matrix_code: row.try_get("matrix_code")?,
+                    contractor: row.try_get("contractor_id")?,
+                    service_level: row.try_get("service_level_id")?,
+                    workflow: row.try_get("workflow_id")?,
+                    chargeability: row.try_get("chargeability")?,
+                },
+                site_code: row.try_get("site_code")?,
+                contractor_code: row.try_get("contractor_code")?,
+                service_level: row.try_get("service_level")?,
+                workflow: row.try_get("workflow")?,
+            })
+        })
+        .collect()
+}
