@@ -40,8 +40,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/rest/tasks/{tenant}/{reference}/notes", axum::routing::post(tasks::add_note))
         .route("/rest/tasks/{tenant}/{reference}/chase", axum::routing::post(tasks::chase))
         .route("/rest/tasks/{tenant}/{reference}/dispatch", axum::routing::put(tasks::dispatch))
-        .route("/rest/workflows/{tenant}/{type}", get(tasks::workflows))
-        .route("/rest/workflows/{tenant}/{type}/{workflow}", get(tasks::workflow))
+        .route("/rest/workflows/{tenant}/{workflow_type}", get(tasks::workflows))
+        .route("/rest/workflows/{tenant}/{workflow_type}/{workflow}", get(tasks::workflow))
         .route_layer(axum::middleware::from_fn_with_state(state, auth::tcn));
     Router::new()
         .route("/rest/openapi.json", get(openapi::serve))

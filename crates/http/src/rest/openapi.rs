@@ -15,6 +15,17 @@ struct Operation {
     responses: &'static [(u16, &'static str, Option<&'static str>)],
 }
 
+/// The request body schema of the operations that take one: `(method, path, schema)`.
+const REQUEST_BODIES: &[(&str, &str, &str)] = &[
+    ("post", "/rest/sites/{tenant}", "Site"),
+    ("post", "/rest/assets/{tenant}", "Asset"),
+    ("post", "/rest/tasks/{tenant}", "CreateTask"),
+    ("put", "/rest/tasks/{tenant}/{reference}/status", "ChangeStatus"),
+    ("post", "/rest/tasks/{tenant}/{reference}/notes", "NewNote"),
+    ("post", "/rest/tasks/{tenant}/{reference}/chase", "NewNote"),
+    ("put", "/rest/tasks/{tenant}/{reference}/dispatch", "Dispatch"),
+];
+
 const OPERATIONS: &[Operation] = &[
     Operation {
         method: "get",
@@ -201,6 +212,133 @@ const OPERATIONS: &[Operation] = &[
         ],
     },
     Operation {
+        method: "post",
+        path: "/rest/tasks/{tenant}",
+        summary: "Create Task",
+        description: "Raises a reactive task. Send Chargeability, Workflow, ServiceLevel and Supplier as null to let the dispatch rules decide; a user without tasks.set_restricted_fields who sends a value gets BrokenRule_Task_<Field>NotAllowed. The same ExternalIdentifier from the same user with the same body returns the existing task (200, a safe retry); with a different body, 409. Needs tasks.create; the site must be one the caller can access.",
+        authenticated: true,
+        responses: &[
+            (201, "The task, with \"Messages\": null", Some("Task")),
+            (200, "A retry: the task this request made before, with \"Messages\": null", Some("Task")),
+            (400, "Broken rules, or a body that is not the right JSON", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (409, "The ExternalIdentifier was used with a different request", Some("Messages")),
+            (413, "Body too large", Some("Messages")),
+            (415, "Not application/json", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/tasks/{tenant}",
+        summary: "List tasks",
+        description: "The tasks visible to the caller, newest change first. Query: Limit (1-200, default 50), Cursor (the previous page's NextCursor), Status (a status name), StatusType (New, Open, Closed, Cancelled), SiteCode, Supplier (a contractor code), UpdatedSince (ISO 8601 UTC), ExternalIdentifier. Following NextCursor until null visits every task once; a task changed during the walk comes again at the end (oldest change first) with its new state. Needs tasks.read.",
+        authenticated: true,
+        responses: &[
+            (200, "A page of tasks", Some("TaskPage")),
+            (400, "Bad Limit, Cursor, StatusType or UpdatedSince", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/tasks/{tenant}/{reference}",
+        summary: "Read a task",
+        description: "One task with NextStatuses, Notes and History. 404 when it does not exist or the caller may not see it (the two are never told apart). Needs tasks.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The task", Some("TaskDetail")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Not found", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "put",
+        path: "/rest/tasks/{tenant}/{reference}/status",
+        summary: "Change Status",
+        description: "Moves the task to a destination of its current status. ResolutionCauseCode / ResolutionRemedyCode (Task Resolution Cause / Remedy matrix codes) when the target status requires them; StatusChangeDateTimeUtc only where the target status allows a manual date (not in the future, not before the task was raised); Version, if given, must be the task's current one. Of two concurrent changes one wins, the other gets 409. Needs tasks.update.",
+        authenticated: true,
+        responses: &[
+            (200, "The task after the change, with \"Messages\": null", Some("TaskDetail")),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Not found", Some("Messages")),
+            (409, "The task changed meanwhile", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/rest/tasks/{tenant}/{reference}/notes",
+        summary: "Add a note",
+        description: "Text: 1 to 4,000 characters. Needs tasks.update.",
+        authenticated: true,
+        responses: &[
+            (201, "The note, with \"Messages\": null", Some("Note")),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Not found", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/rest/tasks/{tenant}/{reference}/chase",
+        summary: "Chase the contractor",
+        description: "Records a chase (optional body {\"Text\": ...}) on a dispatched task that is neither Closed nor Cancelled. Not for Contractor users. Needs tasks.update.",
+        authenticated: true,
+        responses: &[
+            (201, "The chase, with \"Messages\": null", Some("Note")),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Not found", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "put",
+        path: "/rest/tasks/{tenant}/{reference}/dispatch",
+        summary: "Dispatch a task",
+        description: "Dispatches or re-dispatches the task to a contractor (Supplier: its code) with an optional ServiceLevel (due dates then run from now); the task moves to its workflow's dispatched status. Management users may choose any contractor; users of a parent contractor only their own contractor or its children, for tasks of their contractor tree. Needs tasks.dispatch.",
+        authenticated: true,
+        responses: &[
+            (200, "The task after the change, with \"Messages\": null", Some("TaskDetail")),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Not found", Some("Messages")),
+            (409, "The task changed meanwhile", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/workflows/{tenant}/{workflow_type}",
+        summary: "Workflows of a type",
+        description: "workflow_type is reactive, scheduled or invoicing (the body says Invoice). Needs reference_data.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The workflows with their statuses", Some("Workflows")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Unknown type", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/workflows/{tenant}/{workflow_type}/{workflow}",
+        summary: "One workflow",
+        description: "One workflow by name (any case), in the same Workflows wrapper. Needs reference_data.read.",
+        authenticated: true,
+        responses: &[
+            (200, "The workflow", Some("Workflows")),
+            (401, "Not authenticated", Some("Messages")),
+            (403, "Not allowed", Some("Messages")),
+            (404, "Unknown type or workflow", Some("Messages")),
+        ],
+    },
+    Operation {
         method: "get",
         path: "/rest/openapi.json",
         summary: "This document",
@@ -219,6 +357,147 @@ const OPERATIONS: &[Operation] = &[
 ];
 
 fn schemas() -> Value {
+    let mut all = general_schemas();
+    if let (Some(all), Value::Object(tasks)) = (all.as_object_mut(), task_schemas()) {
+        all.extend(tasks);
+    }
+    all
+}
+
+/// The schemas of tasks and workflows.
+fn task_schemas() -> Value {
+    json!({
+        "CreateTask": {
+            "type": "object",
+            "required": ["InitiatorName", "SiteCode", "Description", "MatrixItemCode"],
+            "properties": {
+                "ExternalIdentifier": { "type": ["string", "null"], "maxLength": 100, "description": "Your reference; unique per user: the idempotency key" },
+                "InitiatorName": { "type": "string", "maxLength": 200 },
+                "SiteCode": { "type": "string" },
+                "Description": { "type": "string", "maxLength": 4000 },
+                "DefectSource": { "type": ["string", "null"], "description": "A value of the task reference list" },
+                "MatrixItemCode": { "type": "string", "description": "A Reactive matrix code", "examples": ["02-02-01"] },
+                "Chargeability": { "type": ["string", "null"] },
+                "Workflow": { "type": ["string", "null"] },
+                "ServiceLevel": { "type": ["string", "null"] },
+                "Supplier": { "type": ["string", "null"], "description": "A contractor code" },
+                "Assets": { "type": "array", "items": { "type": "string", "format": "uuid" } },
+                "IsAssetAvailable": { "type": ["boolean", "null"] },
+                "CustomFields": { "$ref": "#/components/schemas/CustomFieldAnswers" },
+                "Relate": { "type": ["object", "null"], "properties": {
+                    "Type": { "type": "string", "enum": ["child", "related"] },
+                    "Reference": { "type": "string", "examples": ["T000123"] } } }
+            }
+        },
+        "Task": {
+            "type": "object",
+            "properties": {
+                "Reference": { "type": "string", "examples": ["T000123"] },
+                "ExternalIdentifier": { "type": ["string", "null"] },
+                "InitiatorName": { "type": "string" },
+                "SiteCode": { "type": "string" },
+                "Description": { "type": "string" },
+                "DefectSource": { "type": ["string", "null"] },
+                "MatrixItemCode": { "type": "string" },
+                "Chargeability": { "type": ["string", "null"] },
+                "Workflow": { "type": "string" },
+                "Status": { "type": "string" },
+                "StatusType": { "type": "string", "enum": ["New", "Open", "Closed", "Cancelled"] },
+                "Supplier": { "type": ["string", "null"] },
+                "ServiceLevel": { "type": ["string", "null"] },
+                "RespondByUtc": { "type": ["string", "null"], "format": "date-time" },
+                "CompleteByUtc": { "type": ["string", "null"], "format": "date-time" },
+                "Assets": { "type": "array", "items": { "type": "string", "format": "uuid" } },
+                "IsAssetAvailable": { "type": ["boolean", "null"] },
+                "CustomFields": { "$ref": "#/components/schemas/CustomFieldAnswers" },
+                "Relate": { "type": ["object", "null"], "properties": {
+                    "Type": { "type": "string" }, "Reference": { "type": "string" } } },
+                "CreatedAtUtc": { "type": "string", "format": "date-time" },
+                "UpdatedAtUtc": { "type": "string", "format": "date-time" },
+                "Version": { "type": "integer", "description": "Send it back in Change Status to refuse a stale change" },
+                "Messages": { "type": "null", "description": "On create: null" }
+            }
+        },
+        "TaskDetail": {
+            "allOf": [
+                { "$ref": "#/components/schemas/Task" },
+                { "type": "object", "properties": {
+                    "NextStatuses": { "type": "array", "items": { "type": "string" } },
+                    "Notes": { "type": "array", "items": { "$ref": "#/components/schemas/Note" } },
+                    "History": { "type": "array", "items": { "type": "object", "properties": {
+                        "OccurredAtUtc": { "type": "string", "format": "date-time" },
+                        "Event": { "type": "string", "enum": ["Created", "StatusChanged", "Dispatched", "NoteAdded", "Chased"] },
+                        "Actor": { "type": "string" },
+                        "FromStatus": { "type": ["string", "null"] },
+                        "ToStatus": { "type": ["string", "null"] },
+                        "StatusChangeDateTimeUtc": { "type": ["string", "null"], "format": "date-time" },
+                        "Detail": { "type": "string" } } } } } }
+            ]
+        },
+        "TaskPage": {
+            "type": "object",
+            "properties": {
+                "Items": { "type": "array", "items": { "$ref": "#/components/schemas/Task" } },
+                "NextCursor": { "type": ["string", "null"] }
+            }
+        },
+        "ChangeStatus": {
+            "type": "object",
+            "required": ["Status"],
+            "properties": {
+                "Status": { "type": "string", "description": "The target status's name" },
+                "Note": { "type": ["string", "null"], "maxLength": 4000 },
+                "StatusChangeDateTimeUtc": { "type": ["string", "null"], "format": "date-time" },
+                "ResolutionCauseCode": { "type": ["string", "null"] },
+                "ResolutionRemedyCode": { "type": ["string", "null"] },
+                "Version": { "type": ["integer", "null"] }
+            }
+        },
+        "NewNote": {
+            "type": "object",
+            "properties": { "Text": { "type": "string", "minLength": 1, "maxLength": 4000 } }
+        },
+        "Note": {
+            "type": "object",
+            "properties": {
+                "Id": { "type": "integer" },
+                "Kind": { "type": "string", "enum": ["Note", "Chase"] },
+                "Text": { "type": "string" },
+                "Author": { "type": "string" },
+                "CreatedAtUtc": { "type": "string", "format": "date-time" }
+            }
+        },
+        "Dispatch": {
+            "type": "object",
+            "required": ["Supplier"],
+            "properties": {
+                "Supplier": { "type": "string", "description": "A contractor code" },
+                "ServiceLevel": { "type": ["string", "null"] }
+            }
+        },
+        "Workflows": {
+            "type": "object",
+            "properties": { "Workflows": { "type": "array", "items": { "type": "object", "properties": {
+                "Name": { "type": "string" },
+                "WorkflowType": { "type": "string", "enum": ["Reactive", "Scheduled", "Invoice"] },
+                "IsActive": { "type": "boolean" },
+                "IsDefault": { "type": "boolean" },
+                "Statuses": { "type": "array", "items": { "type": "object", "properties": {
+                    "Name": { "type": "string" },
+                    "StatusType": { "type": "string", "enum": ["New", "Open", "Closed", "Cancelled"] },
+                    "IsQuotationEnabled": { "type": "boolean" },
+                    "IsManualDateEnabled": { "type": "boolean" },
+                    "IsEligibleToInvoice": { "type": "boolean" },
+                    "Destinations": { "type": "array", "items": { "type": "string" } },
+                    "IsTaskResolutionCauseEnabled": { "type": "boolean" },
+                    "IsTaskResolutionRemedyEnabled": { "type": "boolean" },
+                    "UpdateAssetCondition": { "type": "boolean" },
+                    "SupplierOnSite": { "type": "boolean" } } } } } } } }
+        }
+    })
+}
+
+fn general_schemas() -> Value {
     json!({
         "Messages": {
             "type": "object",
@@ -413,6 +692,9 @@ pub fn document() -> Value {
             ("site_code", "A site's SiteCode (any case)"),
             ("asset_id", "An asset's GUID"),
             ("identifier", "A matrix code such as 01-02-03"),
+            ("reference", "A task reference such as T000123 (any case)"),
+            ("workflow_type", "reactive, scheduled or invoicing"),
+            ("workflow", "A workflow's name (any case)"),
         ] {
             if op.path.contains(&format!("{{{name}}}")) {
                 parameters.push(json!({
@@ -423,6 +705,12 @@ pub fn document() -> Value {
         }
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
+        }
+        if let Some((_, _, schema)) = REQUEST_BODIES.iter().find(|(m, p, _)| *m == op.method && *p == op.path) {
+            operation["requestBody"] = json!({
+                "required": op.method != "post" || !op.path.ends_with("/chase"),
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+            });
         }
         if op.authenticated {
             operation["security"] = json!([{ "TCN": [] }]);
