@@ -1,6 +1,7 @@
 //! `caretaker api`: a signing HTTP client for integrators (and a reference
 //! implementation of the client half of TCN).
 
+use std::io::Write;
 use std::time::Duration;
 
 use caretaker_domain::clock::{Clock, SystemClock};
@@ -56,9 +57,11 @@ pub async fn run(args: ApiArgs) -> Result<(), Failure> {
     let response = request.send().await.map_err(|err| Failure::refused(format!("request failed: {err}")))?;
     let status = response.status();
     let text = response.text().await.map_err(|err| Failure::refused(format!("reading the answer: {err}")))?;
-    println!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
     if !text.is_empty() {
-        println!("{text}");
+        let _ = writeln!(out, "{text}");
     }
     if status.is_success() { Ok(()) } else { Err(Failure::refused(format!("the server answered {}", status.as_u16()))) }
 }

@@ -4,8 +4,11 @@ use std::io::Write;
 use std::path::Path;
 
 use caretaker_app::contractors::{self, ContractorInput};
+use caretaker_app::sites::{self, SiteInput};
+use caretaker_app::tasks::{self, Dispatch, StatusChange, TaskInput};
 use caretaker_app::tenants::{self, NewTenant};
 use caretaker_app::users::{self, UserInput};
+use caretaker_app::workflows::{self, RuleInput};
 use caretaker_app::{App, AppError, Principal, credentials, password};
 use caretaker_domain::access::{Holder, can};
 use caretaker_domain::user::Email;
@@ -115,8 +118,8 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     serve::run_on(settings, app, listener).await
 }
 
-/// Sample data: a contractor with a child, a contractor user, and an integration user with
-/// API credentials.
+/// Sample data: contractors (a parent with children, and an unrelated one), a contractor
+/// user, an integration user with API credentials, sites, dispatch rules and tasks.
 async fn seed(app: &App, operator: &Principal) -> Result<(Vec<(String, String)>, credentials::Generated), Failure> {
     let contractors_write =
         operator.authorize::<can::ContractorsWrite>().ok_or_else(|| Failure::refused("not allowed"))?;
@@ -190,7 +193,196 @@ async fn seed(app: &App, operator: &Principal) -> Result<(Vec<(String, String)>,
             .ok_or_else(|| Failure::refused("the demo integration user is not active"))?
     };
     let generated = credentials::generate(app, operator, &integration).await?;
+    seed_work(app, operator).await?;
     Ok((logins, generated))
+}
+
+/// Sites in areas and channels (some with child sites), dispatch rules, and a few hundred
+/// tasks in every kind of status, raised and moved through the same use cases as real ones.
+async fn seed_work(app: &App, operator: &Principal) -> Result<(), Failure> {
+    let refused = || Failure::refused("not allowed");
+    let contractors_write = operator.authorize::<can::ContractorsWrite>().ok_or_else(refused)?;
+    for (name, code, parent) in
+        [("Demo Electrical", "DEMO-ELEC", Some("DEMO-FM")), ("Forecourt Fuel Services", "FUEL-SVC", None)]
+    {
+        contractors::create(
+            app,
+            &contractors_write,
+            ContractorInput {
+                name: name.into(),
+                code: Some(code.into()),
+                parent: parent.map(String::from),
+                email: String::new(),
+                telephone: String::new(),
+            },
+        )
+        .await?;
+    }
+
+    let sites_write = operator.authorize::<can::SitesWrite>().ok_or_else(refused)?;
+    let towns = [
+        ("NE", "01-01", "Newcastle"),
+        ("NE", "01-01", "Sunderland"),
+        ("NE", "01-01", "Durham"),
+        ("NW", "01-02", "Manchester"),
+        ("NW", "01-02", "Liverpool"),
+        ("NW", "01-02", "Preston"),
+        ("S", "02", "Brighton"),
+        ("S", "02", "Southampton"),
+        ("S", "02", "Portsmouth"),
+    ];
+    let mut site_codes = Vec::new();
+    for (index, (prefix, area, town)) in towns.iter().enumerate() {
+        for (suffix, channel, kind) in [("F", "01-01", "Forecourt"), ("C", "02", "Depot")] {
+            let code = format!("{prefix}-{town}-{suffix}").to_uppercase().replace(' ', "");
+            sites::create(
+                app,
+                &sites_write,
+                SiteInput {
+                    site_code: code.clone(),
+                    name: format!("{town} {kind}"),
+                    address: [
+                        format!("{} High Street", index + 1),
+                        String::new(),
+                        String::new(),
+                        (*town).to_owned(),
+                        String::new(),
+                        "United Kingdom".into(),
+                        String::new(),
+                    ],
+                    geographic_area: Some((*area).to_owned()),
+                    site_channel: Some(channel.to_owned()),
+                    hazards: if suffix == "F" { vec!["Flammable vapours".into()] } else { Vec::new() },
+                    ..SiteInput::default()
+                },
+            )
+            .await?;
+            site_codes.push(code.clone());
+            if suffix == "F" {
+                let shop = format!("{code}-SHOP");
+                sites::create(
+                    app,
+                    &sites_write,
+                    SiteInput {
+                        site_code: shop.clone(),
+                        parent_code: Some(code),
+                        name: format!("{town} Forecourt Shop"),
+                        geographic_area: Some((*area).to_owned()),
+                        site_channel: Some("01".into()),
+                        ..SiteInput::default()
+                    },
+                )
+                .await?;
+                site_codes.push(shop);
+            }
+        }
+    }
+
+    let configure = operator.authorize::<can::ConfigurationWrite>().ok_or_else(refused)?;
+    for rule in [
+        RuleInput {
+            matrix_code: Some("02".into()),
+            supplier: Some("FUEL-SVC".into()),
+            service_level: Some("Emergency".into()),
+            ..RuleInput::default()
+        },
+        RuleInput {
+            geographic_area: Some("01".into()),
+            supplier: Some("DEMO-FM".into()),
+            service_level: Some("Urgent".into()),
+            ..RuleInput::default()
+        },
+        RuleInput {
+            geographic_area: Some("01".into()),
+            matrix_code: Some("01-03".into()),
+            supplier: Some("DEMO-ELEC".into()),
+            service_level: Some("Routine".into()),
+            ..RuleInput::default()
+        },
+        RuleInput {
+            matrix_code: Some("03".into()),
+            supplier: Some("DEMO-PLUMB".into()),
+            service_level: Some("Urgent".into()),
+            ..RuleInput::default()
+        },
+    ] {
+        workflows::add_rule(app, &configure, rule).await?;
+    }
+
+    let raise = operator.authorize::<can::TasksCreate>().ok_or_else(refused)?;
+    let update = operator.authorize::<can::TasksUpdate>().ok_or_else(refused)?;
+    let dispatch = operator.authorize::<can::TasksDispatch>().ok_or_else(refused)?;
+    let categories = [
+        ("01-01", "Water coming through the roof above the till"),
+        ("01-02", "Automatic door stuck open"),
+        ("01-03", "Canopy lights flickering"),
+        ("02-01", "Dispenser not authorising"),
+        ("02-02-01", "Tank high level alarm"),
+        ("03-01", "Chiller cabinet reading 9 degrees"),
+    ];
+    // The journeys a task takes: the statuses it passes after being raised.
+    let journeys: [&[&str]; 7] = [
+        &[],
+        &["Accepted"],
+        &["Accepted", "On Site"],
+        &["Accepted", "On Site", "Completed"],
+        &["Accepted", "On Site", "Completed", "Closed"],
+        &["Rejected"],
+        &["Cancelled"],
+    ];
+    let mut random = 0x2545_f491_u64;
+    let mut next = |bound: usize| {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        usize::try_from(random % bound as u64).unwrap_or(0)
+    };
+    for n in 0..300 {
+        let (category, description) = categories[next(categories.len())];
+        let site = &site_codes[next(site_codes.len())];
+        let fuel = category.starts_with("02");
+        let raised = tasks::raise(
+            app,
+            &raise,
+            TaskInput {
+                external_identifier: Some(format!("DEMO-{n:04}")),
+                initiator_name: if fuel { "Tank monitoring".into() } else { "Store manager".into() },
+                site_code: site.clone(),
+                description: description.into(),
+                defect_source: Some("Unknown".into()),
+                matrix_item_code: category.into(),
+                custom_fields: if fuel {
+                    vec![
+                        ("Custom_Pump_Number".into(), (1 + next(8)).to_string()),
+                        ("Custom_Is_Leaking".into(), "false".into()),
+                    ]
+                } else {
+                    Vec::new()
+                },
+                ..TaskInput::default()
+            },
+        )
+        .await?;
+        let tasks::Raised::Created(task) = raised else { continue };
+        if task.supplier.is_none() && next(3) > 0 {
+            let request = Dispatch { supplier: "DEMO-PLUMB".into(), service_level: Some("Routine".into()) };
+            tasks::dispatch(app, &dispatch, &task.reference, request).await?;
+        } else if task.supplier.is_none() {
+            continue;
+        }
+        for status in journeys[next(journeys.len())] {
+            let completing = *status == "Completed";
+            let change = StatusChange {
+                status: (*status).into(),
+                resolution_cause: completing.then(|| "01".into()),
+                resolution_remedy: completing.then(|| "01".into()),
+                note: (*status == "On Site").then(|| "Engineer arrived on site".into()),
+                ..StatusChange::default()
+            };
+            tasks::change_status(app, &update, &task.reference, change).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A file only the owner can read (demo credentials).
