@@ -18,11 +18,13 @@ pub mod error;
 pub mod import;
 pub mod mail;
 pub mod master_key;
+pub mod outbound;
 pub mod password;
 pub mod principal;
 pub mod reference_data;
 pub mod role_packages;
 pub mod sites;
+pub mod task_json;
 pub mod tasks;
 pub mod tenant_settings;
 pub mod tenants;
@@ -50,6 +52,10 @@ pub struct App {
     pub api_auth: Arc<api_auth::ApiAuthenticator>,
     /// `Some` when SMTP is configured.
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// Which receivers outbound calls may go to, and how long to wait for them.
+    pub outbound: outbound::OutboundOptions,
+    /// Woken after a change queued outbound deliveries, so the worker sends them at once.
+    pub outbound_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -62,7 +68,15 @@ impl App {
             secret_cipher,
             api_auth: Arc::new(api_auth::ApiAuthenticator::default()),
             mailer: None,
+            outbound: outbound::OutboundOptions::default(),
+            outbound_wakeup: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Delivers outbound calls with these options.
+    pub fn with_outbound(mut self, options: outbound::OutboundOptions) -> Self {
+        self.outbound = options;
+        self
     }
 
     /// Sends e-mail through `mailer` (set-password links).

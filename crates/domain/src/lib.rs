@@ -10,6 +10,7 @@ pub mod clock;
 pub mod contractor;
 pub mod credential;
 pub mod matrix;
+pub mod outbound;
 pub mod rules;
 pub mod site;
 pub mod task;

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod companies;
 pub mod contractors;
 pub mod credentials;
+pub mod outbound;
 pub mod custom_fields;
 pub mod reference_data;
 pub mod role_packages;

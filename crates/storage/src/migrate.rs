@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "custom_fields", sql: include_str!("../migrations/0007_custom_fields.sql") },
     Migration { version: 8, name: "indexes", sql: include_str!("../migrations/0008_indexes.sql") },
     Migration { version: 9, name: "tasks", sql: include_str!("../migrations/0009_tasks.sql") },
+    Migration { version: 10, name: "outbound", sql: include_str!("../migrations/0010_outbound.sql") },
 ];
 
 impl Migration {

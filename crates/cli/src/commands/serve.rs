@@ -51,12 +51,19 @@ pub async fn run_on(settings: &Settings, app: App, listener: TcpListener) -> Res
             }
         })
     };
+    // Outbound deliveries: this server's worker shares the queue with every other server.
+    let (stop_deliveries, deliveries_stopped) = tokio::sync::watch::channel(false);
+    let deliverer = caretaker_app::outbound::Deliverer::new(app.clone())
+        .map_err(|err| Failure::refused(format!("outbound delivery: {err}")))?;
+    let deliveries = tokio::spawn(deliverer.run(deliveries_stopped));
     let public_base_url = settings.public_base_url.as_ref().map(|url| url.as_str().trim_end_matches('/').to_owned());
     let state = AppState::new(app).with_public_base_url(public_base_url);
     caretaker_http::serve(listener, router(state), shutdown_signal())
         .await
         .map_err(|err| Failure::refused(format!("server error: {err}")))?;
     janitor.abort();
+    let _ = stop_deliveries.send(true);
+    let _ = deliveries.await;
     db.close().await;
     info!("stopped");
     Ok(())

@@ -23,6 +23,7 @@ pub use auth::Caller;
 pub fn routes(state: AppState) -> Router<AppState> {
     let authenticated = Router::new()
         .route("/rest/users/{tenant}/me", get(me::me))
+        .route("/rest/users/{tenant}/me/outbound", get(me::outbound).put(me::save_outbound))
         .route("/rest/matrices/{tenant}", get(reference::matrix_types))
         .route("/rest/matrices/{tenant}/{type}", get(reference::matrix_by_type))
         .route("/rest/referencelists/{tenant}/{group}", get(reference::reference_list))

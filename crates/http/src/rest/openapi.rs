@@ -17,6 +17,7 @@ struct Operation {
 
 /// The request body schema of the operations that take one: `(method, path, schema)`.
 const REQUEST_BODIES: &[(&str, &str, &str)] = &[
+    ("put", "/rest/users/{tenant}/me/outbound", "Outbound"),
     ("post", "/rest/sites/{tenant}", "Site"),
     ("post", "/rest/assets/{tenant}", "Asset"),
     ("post", "/rest/tasks/{tenant}", "CreateTask"),
@@ -37,6 +38,29 @@ const OPERATIONS: &[Operation] = &[
             (200, "The caller", Some("Me")),
             (401, "Not authenticated", Some("Messages")),
             (429, "Too many failed attempts", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/rest/users/{tenant}/me/outbound",
+        summary: "Outbound configuration",
+        description: "The caller's callback URLs by event, the Send Created and Email Failures toggles, and the token the calls are signed with (the secret only as its last four characters). Needs the REST API package.",
+        authenticated: true,
+        responses: &[
+            (200, "The configuration", Some("Outbound")),
+            (401, "Not authenticated", Some("Messages")),
+        ],
+    },
+    Operation {
+        method: "put",
+        path: "/rest/users/{tenant}/me/outbound",
+        summary: "Change the outbound configuration",
+        description: "Replaces the configuration. URLs must be https to public addresses (unless the operator allows http and private networks); any URL needs ApiToken and ApiSecret, which Caretaker signs its calls with (TCN, over the receiver's path). ApiSecret is write-only: leave it out to keep the stored one (a changed token needs it again). Needs the REST API package.",
+        authenticated: true,
+        responses: &[
+            (200, "The configuration as stored", Some("Outbound")),
+            (400, "Broken rules", Some("Messages")),
+            (401, "Not authenticated", Some("Messages")),
         ],
     },
     Operation {
@@ -473,6 +497,23 @@ fn task_schemas() -> Value {
             "properties": {
                 "Supplier": { "type": "string", "description": "A contractor code" },
                 "ServiceLevel": { "type": ["string", "null"] }
+            }
+        },
+        "Outbound": {
+            "type": "object",
+            "properties": {
+                "Endpoints": { "type": "object", "properties": {
+                    "TaskCreated": { "type": ["string", "null"], "format": "uri" },
+                    "TaskStatus": { "type": ["string", "null"], "format": "uri" },
+                    "TaskNote": { "type": ["string", "null"], "format": "uri" },
+                    "TaskChased": { "type": ["string", "null"], "format": "uri" },
+                    "TaskChanged": { "type": ["string", "null"], "format": "uri" },
+                    "TaskDocumentAdded": { "type": ["string", "null"], "format": "uri" } } },
+                "SendCreated": { "type": "boolean" },
+                "EmailFailures": { "type": "boolean" },
+                "ApiToken": { "type": ["string", "null"] },
+                "ApiSecret": { "type": ["string", "null"], "writeOnly": true },
+                "ApiSecretLast4": { "type": ["string", "null"], "readOnly": true }
             }
         },
         "Workflows": {
