@@ -8,6 +8,7 @@ use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, Holder, can};
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, ReferenceGroup};
+use caretaker_domain::outbound::OutboundEvent;
 use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::task::{
     self, ChangeData, DispatchRule, Relation, StatusType, TaskNumber, Workflow, WorkflowType,
@@ -19,7 +20,7 @@ use caretaker_storage::{Conn, StorageError, assets, contractors, reference_data,
 use sha2::{Digest, Sha256};
 
 use crate::principal::Principal;
-use crate::{App, AppError, custom_fields};
+use crate::{App, AppError, custom_fields, outbound};
 
 /// Raise Task, as sent (the Urgent fields).
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -253,7 +254,9 @@ pub async fn raise(
         tasks::add_history(&mut tx, id, &dispatched).await?;
     }
     let task = tasks::get(&mut tx, by.tenant, Scope::All, &reference).await?.ok_or(AppError::NotFound)?;
+    outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskCreated, None, now).await?;
     tx.commit().await.map_err(StorageError::from)?;
+    app.outbound_wakeup.notify_one();
     Ok(Raised::Created(task))
 }
 
@@ -638,8 +641,19 @@ pub async fn change_status(
     )
     .await?;
     let task = tasks::get(&mut tx, by.tenant, Scope::All, &task.reference).await?.ok_or(AppError::NotFound)?;
+    let status_change = serde_json::json!({
+        "FromStatus": from.name,
+        "ToStatus": to.name,
+        "StatusChangeDateTimeUtc": status_date.map(Timestamp::to_rfc3339),
+        "ResolutionCauseCode": given(&change.resolution_cause),
+        "ResolutionRemedyCode": given(&change.resolution_remedy),
+        "Note": note,
+    });
+    let event = Some(("StatusChange", status_change));
+    outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskStatus, event, now).await?;
     let detail = self::detail(&mut tx, by, task).await?;
     tx.commit().await.map_err(StorageError::from)?;
+    app.outbound_wakeup.notify_one();
     Ok(detail)
 }
 
@@ -707,8 +721,20 @@ async fn note_or_chase(app: &App, by: &Principal, reference: &str, text: &str, c
         },
     )
     .await?;
+    let note = Note { id, kind: kind.to_owned(), author: actor, text: text.to_owned(), created_at: now };
+    let changed = tasks::get(&mut tx, by.tenant, Scope::All, &task.reference).await?.ok_or(AppError::NotFound)?;
+    let body = serde_json::json!({
+        "Id": note.id,
+        "Kind": if chase { "Chase" } else { "Note" },
+        "Text": note.text,
+        "Author": note.author,
+        "CreatedAtUtc": now.to_rfc3339(),
+    });
+    let event = if chase { OutboundEvent::TaskChased } else { OutboundEvent::TaskNote };
+    outbound::record(&mut tx, by.tenant, &by.tenant_name, &changed, event, Some(("Note", body)), now).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    Ok(Note { id, kind: kind.to_owned(), author: actor, text: text.to_owned(), created_at: now })
+    app.outbound_wakeup.notify_one();
+    Ok(note)
 }
 
 /// Dispatches (or re-dispatches) a task by hand. Management users may choose any
@@ -793,7 +819,15 @@ pub async fn dispatch(
     )
     .await?;
     let task = tasks::get(&mut tx, by.tenant, Scope::All, &task.reference).await?.ok_or(AppError::NotFound)?;
+    let change = serde_json::json!({
+        "Supplier": contractor.code,
+        "ServiceLevel": level.as_ref().map(|l| l.name.clone()),
+        "Status": task.status,
+    });
+    outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskChanged, Some(("Change", change)), now)
+        .await?;
     let detail = detail(&mut tx, by, task).await?;
     tx.commit().await.map_err(StorageError::from)?;
+    app.outbound_wakeup.notify_one();
     Ok(detail)
 }

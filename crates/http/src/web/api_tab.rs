@@ -109,6 +109,7 @@ fn page(web: &Web, view: Option<&CredentialView>, fresh: Fresh<'_>, rules: &[car
             }
         }
         p.muted { "Sign each REST call with these: see " a href="/rest/docs" { "the API documentation" } "." }
+        p { a #outbound-link href={ (base) "/account/api/outbound" } { "Outbound calls: the URLs Caretaker calls when tasks change, and the delivery history" } }
     };
     frame(web.principal(), csrf, "API", body)
 }

@@ -5,6 +5,7 @@
 pub(crate) mod account;
 mod api_credentials;
 pub(crate) mod api_tab;
+mod outbound;
 mod assets;
 mod audit;
 mod companies;
@@ -46,6 +47,10 @@ pub fn routes() -> Router<AppState> {
         .route(&t("/account/api/rotate-token"), axum::routing::post(api_tab::rotate_token))
         .route(&t("/account/api/rotate-secret"), axum::routing::post(api_tab::rotate_secret))
         .route(&t("/account/api/revoke"), axum::routing::post(api_tab::revoke))
+        .route(&t("/account/api/outbound"), get(outbound::show).post(outbound::save))
+        .route(&t("/account/api/outbound/deliveries/{id}/resend"), axum::routing::post(outbound::resend_own))
+        .route(&t("/system/outbound"), get(outbound::admin))
+        .route(&t("/system/outbound/deliveries/{id}/resend"), axum::routing::post(outbound::resend_any))
         .route(&t("/system/api-credentials"), get(api_credentials::report))
         .route(&t("/system/api-credentials/{user}/revoke"), axum::routing::post(api_credentials::revoke))
         .route(&t("/system/users"), get(users::list))
