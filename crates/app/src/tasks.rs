@@ -824,8 +824,16 @@ pub async fn dispatch(
         "ServiceLevel": level.as_ref().map(|l| l.name.clone()),
         "Status": task.status,
     });
-    outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskChanged, Some(("Change", change)), now)
-        .await?;
+    outbound::record(
+        &mut tx,
+        by.tenant,
+        &by.tenant_name,
+        &task,
+        OutboundEvent::TaskChanged,
+        Some(("Change", change)),
+        now,
+    )
+    .await?;
     let detail = detail(&mut tx, by, task).await?;
     tx.commit().await.map_err(StorageError::from)?;
     app.outbound_wakeup.notify_one();

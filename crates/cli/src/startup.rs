@@ -63,12 +63,13 @@ pub async fn open_app(settings: &Settings) -> Result<App, Failure> {
     .map_err(|err| Failure::usage(format!("master key: {err}")))?;
     let db = open_db(settings).await?;
     master_key.check_against(&db).await.map_err(|err| Failure::usage(format!("master key: {err}")))?;
-    let mut app = App::new(db, Arc::new(SystemClock), master_key).with_outbound(caretaker_app::outbound::OutboundOptions {
-        policy: caretaker_domain::outbound::ReceiverPolicy { allow_insecure: settings.outbound_allow_insecure },
-        timeout: std::time::Duration::from_secs(10),
-        retry_initial_ms: settings.outbound_retry_initial_ms,
-        max_attempts: i64::from(settings.outbound_max_attempts),
-    });
+    let mut app =
+        App::new(db, Arc::new(SystemClock), master_key).with_outbound(caretaker_app::outbound::OutboundOptions {
+            policy: caretaker_domain::outbound::ReceiverPolicy { allow_insecure: settings.outbound_allow_insecure },
+            timeout: std::time::Duration::from_secs(10),
+            retry_initial_ms: settings.outbound_retry_initial_ms,
+            max_attempts: i64::from(settings.outbound_max_attempts),
+        });
     if let Some(url) = &settings.smtp_url {
         let origin = match &settings.public_base_url {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),

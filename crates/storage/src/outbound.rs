@@ -147,13 +147,7 @@ pub async fn recipients(
         )
         .await?;
     rows.iter()
-        .map(|r| {
-            Ok(Recipient {
-                user: r.try_get(0)?,
-                url: r.try_get(1)?,
-                send_created: r.try_get::<i64, _>(2)? != 0,
-            })
-        })
+        .map(|r| Ok(Recipient { user: r.try_get(0)?, url: r.try_get(1)?, send_created: r.try_get::<i64, _>(2)? != 0 }))
         .collect()
 }
 
@@ -256,11 +250,20 @@ pub async fn claim(
 /// How an attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered { status: i64 },
+    Delivered {
+        status: i64,
+    },
     /// Try again at `next_attempt_at`.
-    Retry { status: Option<i64>, error: String, next_attempt_at: Timestamp },
+    Retry {
+        status: Option<i64>,
+        error: String,
+        next_attempt_at: Timestamp,
+    },
     /// No more attempts.
-    Failed { status: Option<i64>, error: String },
+    Failed {
+        status: Option<i64>,
+        error: String,
+    },
 }
 
 /// Records an attempt's outcome, if `worker` still holds the lease. `false`: the lease ran
@@ -274,7 +277,9 @@ pub async fn finish(
 ) -> Result<bool, StorageError> {
     let (state, status, error, next, delivered) = match outcome {
         Outcome::Delivered { status } => ("delivered", Some(*status), None, now, Some(now.unix_micros())),
-        Outcome::Retry { status, error, next_attempt_at } => ("pending", *status, Some(error.as_str()), *next_attempt_at, None),
+        Outcome::Retry { status, error, next_attempt_at } => {
+            ("pending", *status, Some(error.as_str()), *next_attempt_at, None)
+        }
         Outcome::Failed { status, error } => ("failed", *status, Some(error.as_str()), now, None),
     };
     let done = conn
@@ -392,8 +397,9 @@ pub async fn max_attempts<'c, E>(executor: E, tenant: TenantId) -> Result<Option
 where
     E: Executor<'c, Database = sqlx::Any>,
 {
-    let row =
-        executor.fetch_one(sqlx::query("SELECT outbound_max_attempts FROM tenants WHERE id = $1").bind(tenant.0)).await?;
+    let row = executor
+        .fetch_one(sqlx::query("SELECT outbound_max_attempts FROM tenants WHERE id = $1").bind(tenant.0))
+        .await?;
     Ok(row.try_get(0)?)
 }
 

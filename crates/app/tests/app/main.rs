@@ -13,6 +13,7 @@ use caretaker_storage::{both_backends, users};
 use secrecy::{ExposeSecret, SecretString};
 
 mod mail;
+mod outbound;
 mod people;
 
 fn app(t: &TestDb) -> App {

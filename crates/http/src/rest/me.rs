@@ -69,7 +69,14 @@ impl Endpoints {
     }
 
     fn into_slots(self) -> [Option<String>; 6] {
-        [self.task_created, self.task_status, self.task_note, self.task_chased, self.task_changed, self.task_document_added]
+        [
+            self.task_created,
+            self.task_status,
+            self.task_note,
+            self.task_chased,
+            self.task_changed,
+            self.task_document_added,
+        ]
     }
 }
 

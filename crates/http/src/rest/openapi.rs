@@ -46,10 +46,7 @@ const OPERATIONS: &[Operation] = &[
         summary: "Outbound configuration",
         description: "The caller's callback URLs by event, the Send Created and Email Failures toggles, and the token the calls are signed with (the secret only as its last four characters). Needs the REST API package.",
         authenticated: true,
-        responses: &[
-            (200, "The configuration", Some("Outbound")),
-            (401, "Not authenticated", Some("Messages")),
-        ],
+        responses: &[(200, "The configuration", Some("Outbound")), (401, "Not authenticated", Some("Messages"))],
     },
     Operation {
         method: "put",

@@ -5,7 +5,6 @@
 pub(crate) mod account;
 mod api_credentials;
 pub(crate) mod api_tab;
-mod outbound;
 mod assets;
 mod audit;
 mod companies;
@@ -14,6 +13,7 @@ mod contractors;
 mod custom_fields;
 mod form;
 mod inputs;
+mod outbound;
 pub(crate) mod page;
 mod reference_data;
 mod role_packages;
