@@ -533,14 +533,38 @@ fn stale() -> AppError {
     AppError::conflict(rule("Changed", "The task was changed by someone else meanwhile: read it again and retry"))
 }
 
+/// How often a change the caller did not pin to a Version is read and tried again after
+/// another write (a note, a chase) got in between its read and its write.
+const ATTEMPTS: usize = 5;
+
 /// Moves a task to a destination of its current status, with what the target requires.
+/// With a `Version`, a task changed meanwhile is a conflict; without one, the change is
+/// checked again against the task as it is now (another status change may make it invalid).
 pub async fn change_status(
     app: &App,
     by: &Authorized<'_, can::TasksUpdate, Principal>,
     reference: &str,
     change: StatusChange,
 ) -> Result<TaskDetail, AppError> {
-    let by = by.principal();
+    for _ in 0..ATTEMPTS {
+        if let Some(detail) = try_change_status(app, by.principal(), reference, &change).await? {
+            return Ok(detail);
+        }
+        if change.version.is_some() {
+            break;
+        }
+    }
+    Err(stale())
+}
+
+/// One attempt; `None` when another write changed the task between the read and the write
+/// (nothing was written).
+async fn try_change_status(
+    app: &App,
+    by: &Principal,
+    reference: &str,
+    change: &StatusChange,
+) -> Result<Option<TaskDetail>, AppError> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let task = visible_task(&mut tx, by, reference).await?;
@@ -612,7 +636,7 @@ pub async fn change_status(
     let Some(to) = to else { return Err(AppError::internal("status checks passed without a status")) };
     let changed = Change { version: Some(task.version), status: Some(to.id), ..Change::default() };
     if !tasks::change(&mut tx, task.id, &changed, now).await? {
-        return Err(stale());
+        return Ok(None);
     }
     let mut detail = Vec::new();
     if let Some(cause) = given(&change.resolution_cause) {
@@ -654,7 +678,7 @@ pub async fn change_status(
     let detail = self::detail(&mut tx, by, task).await?;
     tx.commit().await.map_err(StorageError::from)?;
     app.outbound_wakeup.notify_one();
-    Ok(detail)
+    Ok(Some(detail))
 }
 
 /// Adds a note (1 to 4,000 characters).
@@ -746,7 +770,21 @@ pub async fn dispatch(
     reference: &str,
     request: Dispatch,
 ) -> Result<TaskDetail, AppError> {
-    let by = by.principal();
+    // Dispatching names no Version: a note or a status change in between is read again.
+    for _ in 0..ATTEMPTS {
+        if let Some(detail) = try_dispatch(app, by.principal(), reference, &request).await? {
+            return Ok(detail);
+        }
+    }
+    Err(stale())
+}
+
+async fn try_dispatch(
+    app: &App,
+    by: &Principal,
+    reference: &str,
+    request: &Dispatch,
+) -> Result<Option<TaskDetail>, AppError> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     let task = visible_task(&mut tx, by, reference).await?;
@@ -798,7 +836,7 @@ pub async fn dispatch(
         due: level.as_ref().map(|l| task::due_dates(now, l.respond_minutes, l.complete_minutes)),
     };
     if !tasks::change(&mut tx, task.id, &changed, now).await? {
-        return Err(stale());
+        return Ok(None);
     }
     tasks::add_history(
         &mut tx,
@@ -837,5 +875,5 @@ pub async fn dispatch(
     let detail = detail(&mut tx, by, task).await?;
     tx.commit().await.map_err(StorageError::from)?;
     app.outbound_wakeup.notify_one();
-    Ok(detail)
+    Ok(Some(detail))
 }
