@@ -20,7 +20,9 @@ mod role_packages;
 mod settings;
 mod sign_in;
 mod sites;
+mod tasks;
 mod users;
+mod workflows;
 
 use axum::Router;
 use axum::http::header;
@@ -69,6 +71,20 @@ pub fn routes() -> Router<AppState> {
         )
         .route(&t("/system/custom-fields"), get(custom_fields::list))
         .route(&t("/system/custom-fields/new"), get(custom_fields::new_page).post(custom_fields::create))
+        .route(&t("/system/workflows"), get(workflows::list))
+        .route(&t("/system/workflows/{id}"), get(workflows::show).post(workflows::save))
+        .route(&t("/system/workflows/{id}/statuses"), axum::routing::post(workflows::add_status))
+        .route(&t("/system/service-levels"), get(workflows::levels).post(workflows::add_level))
+        .route(&t("/system/service-levels/{id}"), axum::routing::post(workflows::edit_level))
+        .route(&t("/system/dispatch-rules"), get(workflows::rules).post(workflows::add_rule))
+        .route(&t("/system/dispatch-rules/{id}/remove"), axum::routing::post(workflows::remove_rule))
+        .route(&t("/manage/tasks"), get(tasks::list))
+        .route(&t("/manage/tasks/new"), get(tasks::new_page).post(tasks::create))
+        .route(&t("/tasks/{reference}"), get(tasks::show))
+        .route(&t("/tasks/{reference}/status"), axum::routing::post(tasks::change_status))
+        .route(&t("/tasks/{reference}/notes"), axum::routing::post(tasks::add_note))
+        .route(&t("/tasks/{reference}/chase"), axum::routing::post(tasks::chase))
+        .route(&t("/tasks/{reference}/dispatch"), axum::routing::post(tasks::dispatch))
         .route(&t("/manage/sites"), get(sites::list))
         .route(&t("/manage/sites/new"), get(sites::new_page).post(sites::create))
         .route(&t("/manage/sites/{code}"), get(sites::show))

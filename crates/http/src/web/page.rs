@@ -138,8 +138,13 @@ pub fn sees_system_menu(principal: &Principal) -> bool {
 }
 
 /// The permissions whose pages the Manage menu lists.
-const MANAGE: [Permission; 4] =
-    [Permission::SitesRead, Permission::AssetsRead, Permission::CompaniesRead, Permission::ContractorsRead];
+const MANAGE: [Permission; 5] = [
+    Permission::TasksRead,
+    Permission::SitesRead,
+    Permission::AssetsRead,
+    Permission::CompaniesRead,
+    Permission::ContractorsRead,
+];
 
 /// A page inside the application frame.
 pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Markup {
@@ -164,6 +169,9 @@ pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Ma
                             details.menu #menu-manage {
                                 summary { "Manage" }
                                 ul {
+                                    @if can(Permission::TasksRead) {
+                                        li { a href={ (base) "/manage/tasks" } { "Tasks" } }
+                                    }
                                     @if can(Permission::SitesRead) {
                                         li { a href={ (base) "/manage/sites" } { "Sites" } }
                                     }
@@ -194,6 +202,9 @@ pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Ma
                                         li { a href={ (base) "/system/settings" } { "Settings" } }
                                     }
                                     @if can(Permission::ReferenceDataRead) {
+                                        li { a href={ (base) "/system/workflows" } { "Workflows" } }
+                                        li { a href={ (base) "/system/service-levels" } { "Service Levels" } }
+                                        li { a href={ (base) "/system/dispatch-rules" } { "Dispatch Rules" } }
                                         li { a href={ (base) "/system/matrices" } { "Matrices" } }
                                         li { a href={ (base) "/system/reference-lists" } { "Reference Lists" } }
                                         li { a href={ (base) "/system/custom-fields" } { "Custom Fields" } }

@@ -9,10 +9,11 @@ use caretaker_app::{AppError, contractors, role_packages};
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Holder, Permission, can};
 use caretaker_domain::contractor::ContractorId;
-use caretaker_domain::user::{UserId, UserStatus, UserType};
+use caretaker_domain::user::{SiteGrants, UserId, UserStatus, UserType};
 use caretaker_storage::contractors::Contractor;
 use caretaker_storage::role_packages::RolePackage;
 use caretaker_storage::users::{User, UserFilter};
+use caretaker_storage::visibility;
 use maud::{Markup, html};
 
 use crate::AppState;
@@ -184,9 +185,21 @@ struct Values {
     user_type: String,
     contractor: String,
     is_integration: bool,
+    /// `none`, `all` or `some` (the chosen sites, areas and channels below).
     site_access: String,
     site_codes: String,
+    area_codes: String,
+    channel_codes: String,
     selected: Vec<String>,
+}
+
+/// Comma-separated codes, each with `prefix` (`area:`) unless it carries a kind already.
+fn prefixed(codes: &str, prefix: &str) -> impl Iterator<Item = String> {
+    codes
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(move |c| if c.contains(':') || prefix.is_empty() { c.to_owned() } else { format!("{prefix}{c}") })
 }
 
 impl Values {
@@ -199,11 +212,16 @@ impl Values {
             is_integration: fields.checked("is_integration"),
             site_access: fields.get("site_access").to_owned(),
             site_codes: fields.get("site_codes").to_owned(),
+            area_codes: fields.get("area_codes").to_owned(),
+            channel_codes: fields.get("channel_codes").to_owned(),
             selected: fields.all("role_packages"),
         }
     }
 
-    fn from_user(user: &User) -> Self {
+    /// A stored user's values; `grants` are the explicit sites, areas and channels of a
+    /// user whose access is `some`.
+    fn from_user(user: &User, grants: Option<&SiteGrants>) -> Self {
+        let join = |codes: Option<&Vec<String>>| codes.map(|c| c.join(", ")).unwrap_or_default();
         Values {
             email: user.email.clone(),
             name: user.name.clone(),
@@ -211,8 +229,24 @@ impl Values {
             contractor: user.contractor_code.clone().unwrap_or_default(),
             is_integration: user.is_integration,
             site_access: user.site_access.clone(),
-            site_codes: String::new(),
+            site_codes: join(grants.map(|g| &g.sites)),
+            area_codes: join(grants.map(|g| &g.areas)),
+            channel_codes: join(grants.map(|g| &g.channels)),
             selected: user.role_packages.clone(),
+        }
+    }
+
+    /// The `site_access` text of [`UserInput`]: `none`, `all`, or the chosen codes as
+    /// `S1, area:01, channel:02`.
+    fn site_access_text(&self) -> String {
+        match self.site_access.as_str() {
+            // `sites` is what the tab posted before areas and channels could be chosen.
+            "some" | "sites" => prefixed(&self.site_codes, "")
+                .chain(prefixed(&self.area_codes, "area:"))
+                .chain(prefixed(&self.channel_codes, "channel:"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_owned(),
         }
     }
 
@@ -223,7 +257,7 @@ impl Values {
             user_type: self.user_type.clone(),
             contractor: Some(self.contractor.clone()).filter(|c| !c.trim().is_empty()),
             role_packages: self.selected.clone(),
-            site_access: if self.site_access == "sites" { self.site_codes.clone() } else { self.site_access.clone() },
+            site_access: self.site_access_text(),
             is_integration: self.is_integration,
             password: None,
         }
@@ -324,12 +358,18 @@ fn window(web: &Web, w: &Window<'_>) -> Markup {
                     p.muted { "Integrations need REST API and, usually, Management User. Grant only what the integration needs." }
                 }
                 section.panel #panel-site-access role="tabpanel" aria-labelledby="tab-site-access" {
-                    fieldset {
+                    fieldset #site-access {
                         legend { "Sites this user may see (Management and Site users)" }
-                        label.inline { input type="radio" name="site_access" value="none" checked[site_access == "none"]; " None" }
-                        label.inline { input type="radio" name="site_access" value="all" checked[site_access == "all"]; " All sites" }
-                        label.inline { input type="radio" name="site_access" value="sites" checked[site_access == "sites"]; " These sites:" }
-                        input name="site_codes" value=(v.site_codes) placeholder="Site codes, comma-separated" aria-label="Site codes";
+                        label.inline { input #site_access_none type="radio" name="site_access" value="none" checked[site_access == "none"]; " None" }
+                        label.inline { input #site_access_all type="radio" name="site_access" value="all" checked[site_access == "all"]; " All sites" }
+                        label.inline { input #site_access_some type="radio" name="site_access" value="some" checked[site_access == "some" || site_access == "sites"]; " Chosen:" }
+                        label for="site_codes" { "Sites (each with the sites under it)" }
+                        input #site_codes name="site_codes" value=(v.site_codes) placeholder="Site codes, comma-separated";
+                        label for="area_codes" { "Geographic areas" }
+                        input #area_codes name="area_codes" value=(v.area_codes) placeholder="Geographic area codes, comma-separated";
+                        label for="channel_codes" { "Site channels" }
+                        input #channel_codes name="channel_codes" value=(v.channel_codes) placeholder="Site channel codes, comma-separated";
+                        p.muted { "Chosen codes count only when Chosen is selected. Everyone also sees the tasks they raised; Contractor users see their contractor's tasks." }
                     }
                 }
                 div.actions {
@@ -473,13 +513,18 @@ pub async fn edit_page(State(state): State<AppState>, web: Web, Path((_, id)): P
     }
     let (packages, contractors) = window_data(&state, &web).await?;
     let below = credentials_card(&state, &web, user.id).await?;
+    let grants = if user.site_access == "some" {
+        Some(visibility::grants(state.app.db.read(), user.id).await.map_err(AppError::from)?)
+    } else {
+        None
+    };
     Ok(Page::ok(window(
         &web,
         &Window {
             title: "Edit User",
             action: format!("{}/system/users/{}", web.base, id),
             cancel: format!("{}/system/users", web.base),
-            values: Values::from_user(&user),
+            values: Values::from_user(&user, grants.as_ref()),
             packages: &packages,
             contractors: &contractors,
             fixed_contractor: None,

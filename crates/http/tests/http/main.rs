@@ -18,6 +18,7 @@ use tower::ServiceExt;
 mod web;
 mod web_api;
 mod web_sites;
+mod web_tasks;
 
 fn state(t: &TestDb) -> AppState {
     AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()))
