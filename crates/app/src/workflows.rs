@@ -28,8 +28,14 @@ pub async fn seed_defaults(conn: &mut Conn, tenant: TenantId, now: Timestamp) ->
             .collect();
         let destinations: Vec<(&str, &str)> =
             workflow.statuses.iter().flat_map(|s| s.destinations.iter().map(move |d| (s.name, *d))).collect();
-        workflows::insert(conn, tenant, workflow.name, workflow.workflow_type, true, &statuses, &destinations, now)
-            .await?;
+        let new = workflows::NewWorkflow {
+            name: workflow.name,
+            workflow_type: workflow.workflow_type,
+            is_default: true,
+            statuses: &statuses,
+            destinations: &destinations,
+        };
+        workflows::insert(conn, tenant, &new, now).await?;
     }
     for (name, respond, complete) in DEFAULT_SERVICE_LEVELS {
         workflows::insert_service_level(conn, tenant, name, *respond, *complete, now).await?;

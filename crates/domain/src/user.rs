@@ -207,6 +207,11 @@ impl SiteAccess {
         match raw.trim().to_ascii_lowercase().as_str() {
             "" | "none" => Ok(SiteAccess::None),
             "all" => Ok(SiteAccess::All),
+            "some" => Err(BrokenRule::new(
+                "User",
+                "NoSitesChosen",
+                "Choose at least one site, geographic area or site channel (or no site access)",
+            )),
             _ => {
                 let mut grants = SiteGrants::default();
                 for item in raw.split(',').map(str::trim).filter(|c| !c.is_empty()) {
@@ -271,6 +276,7 @@ mod site_access_tests {
         assert_eq!(parsed.kind(), "some");
         assert_eq!(SiteAccess::parse(&grants.to_text()), Ok(SiteAccess::Some(grants)));
         assert!(SiteAccess::parse("region:01").is_err());
+        assert_eq!(SiteAccess::parse(" Some ").unwrap_err().key, "BrokenRule_User_NoSitesChosen");
         assert!(SiteAccess::parse("area:").is_err());
     }
 }

@@ -48,6 +48,9 @@ CREATE TABLE workflow_statuses (
 CREATE TABLE workflow_destinations (
     status_id BIGINT NOT NULL REFERENCES workflow_statuses (id) ON DELETE CASCADE,
     destination_id BIGINT NOT NULL REFERENCES workflow_statuses (id) ON DELETE CASCADE,
+    -- The order the destinations are offered in (the first Open one is where dispatching
+    -- puts a task).
+    position BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (status_id, destination_id)
 );
 

@@ -69,7 +69,7 @@ pub async fn save_settings(
     now: Timestamp,
 ) -> Result<(), StorageError> {
     conn.execute(sqlx::query("DELETE FROM outbound_settings WHERE user_id = $1").bind(user.0)).await?;
-    let mut query = sqlx::query(&*INSERT_SETTINGS).bind(user.0);
+    let mut query = sqlx::query(&INSERT_SETTINGS).bind(user.0);
     for url in &settings.urls {
         query = query.bind(url.as_deref());
     }

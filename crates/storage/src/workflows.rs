@@ -17,18 +17,25 @@ pub struct NewStatus<'a> {
     pub flags: StatusFlags,
 }
 
-/// Inserts a workflow with its statuses (in order); destinations are named, by status
-/// name, in `destinations` (from, to). Returns the workflow's id.
+/// A workflow to insert: its statuses in order, and its destinations by status name
+/// (from, to), in the order they are offered.
+#[derive(Debug, Clone)]
+pub struct NewWorkflow<'a> {
+    pub name: &'a str,
+    pub workflow_type: WorkflowType,
+    pub is_default: bool,
+    pub statuses: &'a [NewStatus<'a>],
+    pub destinations: &'a [(&'a str, &'a str)],
+}
+
+/// Inserts a workflow with its statuses and destinations; returns its id.
 pub async fn insert(
     conn: &mut AnyConnection,
     tenant: TenantId,
-    name: &str,
-    workflow_type: WorkflowType,
-    is_default: bool,
-    statuses: &[NewStatus<'_>],
-    destinations: &[(&str, &str)],
+    workflow: &NewWorkflow<'_>,
     now: Timestamp,
 ) -> Result<i64, StorageError> {
+    let NewWorkflow { name, workflow_type, is_default, statuses, destinations } = *workflow;
     let row = conn
         .fetch_one(
             sqlx::query(
@@ -48,10 +55,10 @@ pub async fn insert(
     for (position, status) in statuses.iter().enumerate() {
         ids.push((status.name, insert_status(conn, workflow, position as i64, status).await?));
     }
-    for (from, to) in destinations {
+    for (position, (from, to)) in destinations.iter().enumerate() {
         let find = |name: &str| ids.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, id)| *id);
         if let (Some(from), Some(to)) = (find(from), find(to)) {
-            add_destination(conn, from, to).await?;
+            add_destination(conn, from, to, position as i64).await?;
         }
     }
     Ok(workflow)
@@ -91,11 +98,12 @@ pub async fn insert_status(
     Ok(row.try_get(0)?)
 }
 
-pub async fn add_destination(conn: &mut AnyConnection, from: i64, to: i64) -> Result<(), StorageError> {
+pub async fn add_destination(conn: &mut AnyConnection, from: i64, to: i64, position: i64) -> Result<(), StorageError> {
     conn.execute(
-        sqlx::query("INSERT INTO workflow_destinations (status_id, destination_id) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO workflow_destinations (status_id, destination_id, position) VALUES ($1, $2, $3)")
             .bind(from)
-            .bind(to),
+            .bind(to)
+            .bind(position),
     )
     .await?;
     Ok(())
@@ -129,8 +137,8 @@ pub async fn update_status(
     )
     .await?;
     conn.execute(sqlx::query("DELETE FROM workflow_destinations WHERE status_id = $1").bind(status)).await?;
-    for to in destinations {
-        add_destination(conn, status, *to).await?;
+    for (position, to) in destinations.iter().enumerate() {
+        add_destination(conn, status, *to, position as i64).await?;
     }
     Ok(())
 }
@@ -230,7 +238,7 @@ pub async fn list(
                  JOIN workflow_statuses t ON t.id = d.destination_id
                  JOIN workflows w ON w.id = s.workflow_id
                  WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
-                 ORDER BY d.status_id, t.position, t.id",
+                 ORDER BY d.status_id, d.position, t.position, t.id",
             )
             .bind(tenant.0)
             .bind(workflow_type.map(WorkflowType::name))

@@ -241,11 +241,14 @@ impl Values {
     fn site_access_text(&self) -> String {
         match self.site_access.as_str() {
             // `sites` is what the tab posted before areas and channels could be chosen.
-            "some" | "sites" => prefixed(&self.site_codes, "")
-                .chain(prefixed(&self.area_codes, "area:"))
-                .chain(prefixed(&self.channel_codes, "channel:"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            "some" | "sites" => {
+                let chosen: Vec<String> = prefixed(&self.site_codes, "")
+                    .chain(prefixed(&self.area_codes, "area:"))
+                    .chain(prefixed(&self.channel_codes, "channel:"))
+                    .collect();
+                // "Chosen" with nothing chosen is refused by the use case, not saved as None.
+                if chosen.is_empty() { String::from("some") } else { chosen.join(", ") }
+            }
             other => other.to_owned(),
         }
     }
