@@ -323,7 +323,9 @@ impl Deliverer {
     /// Delivers what is due now (one batch); returns how many deliveries were attempted.
     pub async fn deliver_due(&self) -> Result<usize, AppError> {
         let now = self.app.clock.now();
-        let lease = now.plus_seconds(i64::try_from(self.app.outbound.timeout.as_secs()).unwrap_or(10) * 3 + 30);
+        // Longer than an attempt can take (the timeout covers the connection and the answer),
+        // short enough that a server dying mid-delivery delays the delivery little.
+        let lease = now.plus_seconds(i64::try_from(self.app.outbound.timeout.as_secs()).unwrap_or(10) * 2 + 5);
         let claimed = {
             let mut tx = self.app.db.begin().await?;
             let claimed = outbound::claim(&mut tx, self.app.db.backend(), &self.worker, now, lease, 32).await?;

@@ -4,6 +4,7 @@
 
 mod credentials;
 mod import;
+mod outbound;
 mod support;
 
 use std::time::Duration;

@@ -111,6 +111,14 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: the server dies at once, mid-whatever it was doing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
