@@ -498,6 +498,14 @@ fn describe(err: &reqwest::Error) -> String {
     }
 }
 
+/// The tenant's attempt limit (`None`: the server's) and the server's.
+pub async fn max_attempts(
+    app: &App,
+    by: &Authorized<'_, can::ConfigurationWrite, Principal>,
+) -> Result<(Option<i64>, i64), AppError> {
+    Ok((outbound::max_attempts(app.db.read(), by.principal().tenant).await?, app.outbound.max_attempts))
+}
+
 /// The tenant's attempt limit (1 to the server's; `None`: the server's).
 pub async fn set_max_attempts(
     app: &App,

@@ -77,9 +77,22 @@ async fn a_server_killed_mid_retry_delivers_everything_exactly_once_after_restar
     run_ok(
         path,
         &[
-            "user", "create", "--tenant", "Acme", "--email", "hook@acme.example", "--type", "management",
-            "--role-package", "REST API", "--role-package", "Management User", "--site-access", "all",
-            "--password-file", pw,
+            "user",
+            "create",
+            "--tenant",
+            "Acme",
+            "--email",
+            "hook@acme.example",
+            "--type",
+            "management",
+            "--role-package",
+            "REST API",
+            "--role-package",
+            "Management User",
+            "--site-access",
+            "all",
+            "--password-file",
+            pw,
         ],
     );
     let generated = run_ok(path, &["credentials", "generate", "--tenant", "Acme", "--email", "hook@acme.example"]);

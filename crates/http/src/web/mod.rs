@@ -64,6 +64,7 @@ pub fn routes() -> Router<AppState> {
         .route(&t("/system/role-packages/{id}"), get(role_packages::show))
         .route(&t("/system/audit-log"), get(audit::list))
         .route(&t("/system/settings"), get(settings::show).post(settings::save))
+        .route(&t("/system/settings/outbound"), axum::routing::post(settings::save_outbound))
         .route(&t("/system/matrices"), get(reference_data::matrices).post(reference_data::add_matrix_item))
         .route(
             &t("/system/reference-lists"),

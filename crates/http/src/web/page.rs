@@ -197,6 +197,7 @@ pub fn frame(principal: &Principal, csrf: &str, title: &str, body: Markup) -> Ma
                                     }
                                     @if can(Permission::ApiCredentialsAdminister) {
                                         li { a href={ (base) "/system/api-credentials" } { "API Credentials" } }
+                                        li { a href={ (base) "/system/outbound" } { "Outbound Deliveries" } }
                                     }
                                     @if can(Permission::ConfigurationWrite) {
                                         li { a href={ (base) "/system/settings" } { "Settings" } }

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use caretaker_app::AppError;
+use caretaker_app::outbound;
 use caretaker_app::tenant_settings::{self, SigningSettings};
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::can;
@@ -14,7 +15,10 @@ use crate::web::context::Web;
 use crate::web::form::Fields;
 use crate::web::page::{Page, PageError, PageResult, frame, rules_box};
 
-fn page(web: &Web, settings: &SigningSettings, rules: &[BrokenRule], saved: bool) -> Markup {
+/// The tenant's limit on outbound attempts, and the server's.
+type Attempts = (Option<i64>, i64);
+
+fn page(web: &Web, settings: &SigningSettings, attempts: Attempts, rules: &[BrokenRule], saved: bool) -> Markup {
     let body = html! {
         h1 { "Settings" }
         @if saved { p.notice role="status" { "Saved. The settings apply to the next REST call." } }
@@ -33,6 +37,13 @@ fn page(web: &Web, settings: &SigningSettings, rules: &[BrokenRule], saved: bool
                 value=[settings.max_credential_age_days];
             div.actions { button #save type="submit" { "Save" } }
         }
+        form.card #outbound-settings method="post" action={ (web.base) "/system/settings/outbound" } {
+            input type="hidden" name="csrf" value=(web.csrf());
+            h2 { "Outbound calls" }
+            label for="outbound_max_attempts" { "Attempts before a delivery fails (1 to " (attempts.1) "; empty: " (attempts.1) ")" }
+            input #outbound_max_attempts type="number" name="outbound_max_attempts" min="1" max=(attempts.1) value=[attempts.0];
+            div.actions { button #save-outbound type="submit" { "Save" } }
+        }
     };
     frame(web.principal(), web.csrf(), "Settings", body)
 }
@@ -40,7 +51,8 @@ fn page(web: &Web, settings: &SigningSettings, rules: &[BrokenRule], saved: bool
 pub async fn show(State(state): State<AppState>, web: Web) -> PageResult {
     let proof = web.authorize::<can::ConfigurationWrite>()?;
     let settings = tenant_settings::get(&state.app, &proof).await?;
-    Ok(Page::ok(page(&web, &settings, &[], false)))
+    let attempts = outbound::max_attempts(&state.app, &proof).await?;
+    Ok(Page::ok(page(&web, &settings, attempts, &[], false)))
 }
 
 pub async fn save(State(state): State<AppState>, web: Web, fields: Fields) -> Response {
@@ -59,10 +71,47 @@ pub async fn save(State(state): State<AppState>, web: Web, fields: Fields) -> Re
             require_strict_signing: fields.checked("require_strict_signing"),
             max_credential_age_days: number("max_credential_age_days")?,
         };
+        let attempts = outbound::max_attempts(&state.app, &proof).await?;
         match tenant_settings::update(&state.app, &proof, &settings).await {
-            Ok(()) => Ok(Page::ok(page(&web, &settings, &[], true))),
+            Ok(()) => Ok(Page::ok(page(&web, &settings, attempts, &[], true))),
+            Err(AppError::Invalid(rules)) => Ok(Page {
+                status: StatusCode::BAD_REQUEST,
+                markup: page(&web, &settings, attempts, rules.rules(), false),
+            }),
+            Err(other) => Err(PageError::from(other)),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(page) => page.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The tenant's outbound attempt limit.
+pub async fn save_outbound(State(state): State<AppState>, web: Web, fields: Fields) -> Response {
+    let outcome = async {
+        web.check_csrf(&fields)?;
+        let proof = web.authorize::<can::ConfigurationWrite>()?;
+        let text = fields.get("outbound_max_attempts").trim();
+        let wanted = match text {
+            "" => None,
+            text => {
+                Some(text.parse::<i64>().map_err(|_| PageError::BadRequest("attempts must be a whole number".into()))?)
+            }
+        };
+        let settings = tenant_settings::get(&state.app, &proof).await?;
+        match outbound::set_max_attempts(&state.app, &proof, wanted).await {
+            Ok(()) => {
+                let attempts = outbound::max_attempts(&state.app, &proof).await?;
+                Ok(Page::ok(page(&web, &settings, attempts, &[], true)))
+            }
             Err(AppError::Invalid(rules)) => {
-                Ok(Page { status: StatusCode::BAD_REQUEST, markup: page(&web, &settings, rules.rules(), false) })
+                let attempts = outbound::max_attempts(&state.app, &proof).await?;
+                Ok(Page {
+                    status: StatusCode::BAD_REQUEST,
+                    markup: page(&web, &settings, attempts, rules.rules(), false),
+                })
             }
             Err(other) => Err(PageError::from(other)),
         }
