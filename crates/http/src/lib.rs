@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
         .layer(

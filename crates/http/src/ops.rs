@@ -39,6 +39,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
 }
 
+/// A path that exists, with a method it does not take: the envelope, not axum's empty 405.
+pub async fn method_not_allowed() -> Response {
+    envelope(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &[BrokenRule::new("Request", "MethodNotAllowed", "This resource does not take that method")],
+    )
+}
+
 pub async fn not_found(uri: Uri) -> Response {
     let _ = uri;
     envelope(StatusCode::NOT_FOUND, &[BrokenRule::new("Request", "NotFound", "No such resource")])

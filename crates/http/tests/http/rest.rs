@@ -511,6 +511,17 @@ async fn the_openapi_document_matches_its_snapshot_and_needs_no_authentication()
     assert!(expected == pretty, "the OpenAPI document changed: review it and run with UPDATE_SNAPSHOTS=1\n{pretty}");
 }
 
+/// A known path with a method it does not take answers 405 in the envelope.
+#[tokio::test]
+async fn a_wrong_method_answers_405_in_the_envelope() {
+    let t = TestDb::sqlite().await;
+    let state = AppState::new(App::new(t.db.clone(), Arc::new(t.clock.clone()), MasterKey::generate()));
+    let (status, body, _, _) = send(&state, "DELETE", "/rest/openapi.json", &[], "").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["Messages"][0]["Key"], "BrokenRule_Request_MethodNotAllowed");
+}
+
 /// Every operation the document describes is served: unsigned, an authenticated one answers
 /// 401 (never 404 or 405, which would mean the route is missing or the method differs).
 #[tokio::test]
