@@ -17,6 +17,7 @@ use tower::ServiceExt;
 
 mod web;
 mod web_api;
+mod web_outbound;
 mod web_sites;
 mod web_tasks;
 
