@@ -199,16 +199,31 @@ pub async fn list(
     workflow_type: Option<WorkflowType>,
     name: Option<&str>,
 ) -> Result<Vec<Workflow>, StorageError> {
+    select(conn, tenant, &Narrow { workflow_type, name, id: None }).await
+}
+
+/// Which workflows [`select`] reads (all of the tenant's when every field is `None`).
+#[derive(Debug, Default)]
+struct Narrow<'a> {
+    workflow_type: Option<WorkflowType>,
+    name: Option<&'a str>,
+    id: Option<i64>,
+}
+
+async fn select(conn: &mut AnyConnection, tenant: TenantId, narrow: &Narrow<'_>) -> Result<Vec<Workflow>, StorageError> {
+    let Narrow { workflow_type, name, id } = *narrow;
     let rows = conn
         .fetch_all(
             sqlx::query(
                 "SELECT id, name, workflow_type, is_active, is_default FROM workflows
                  WHERE tenant_id = $1 AND ($2 IS NULL OR workflow_type = $2) AND ($3 IS NULL OR name_key = $3)
+                   AND ($4 IS NULL OR id = $4)
                  ORDER BY workflow_type, name_key",
             )
             .bind(tenant.0)
             .bind(workflow_type.map(WorkflowType::name))
-            .bind(name.map(|n| n.trim().to_lowercase())),
+            .bind(name.map(|n| n.trim().to_lowercase()))
+            .bind(id),
         )
         .await?;
     let mut workflows = rows.iter().map(workflow_from_row).collect::<Result<Vec<_>, _>>()?;
@@ -223,11 +238,13 @@ pub async fn list(
                     s.update_asset_condition, s.supplier_on_site
                  FROM workflow_statuses s JOIN workflows w ON w.id = s.workflow_id
                  WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
+                   AND ($4 IS NULL OR w.id = $4)
                  ORDER BY s.workflow_id, s.position, s.id",
             )
             .bind(tenant.0)
             .bind(workflow_type.map(WorkflowType::name))
-            .bind(name.map(|n| n.trim().to_lowercase())),
+            .bind(name.map(|n| n.trim().to_lowercase()))
+            .bind(id),
         )
         .await?;
     let destinations = conn
@@ -238,11 +255,13 @@ pub async fn list(
                  JOIN workflow_statuses t ON t.id = d.destination_id
                  JOIN workflows w ON w.id = s.workflow_id
                  WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
+                   AND ($4 IS NULL OR w.id = $4)
                  ORDER BY d.status_id, d.position, t.position, t.id",
             )
             .bind(tenant.0)
             .bind(workflow_type.map(WorkflowType::name))
-            .bind(name.map(|n| n.trim().to_lowercase())),
+            .bind(name.map(|n| n.trim().to_lowercase()))
+            .bind(id),
         )
         .await?;
     for row in &statuses {
@@ -280,17 +299,7 @@ pub async fn list(
 
 /// One workflow by id, in the tenant.
 pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: i64) -> Result<Option<Workflow>, StorageError> {
-    let row = conn
-        .fetch_optional(
-            sqlx::query("SELECT workflow_type, name FROM workflows WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant.0)
-                .bind(id),
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let kind: String = row.try_get(0)?;
-    let name: String = row.try_get(1)?;
-    Ok(list(conn, tenant, WorkflowType::from_name(&kind), Some(&name)).await?.into_iter().next())
+    Ok(select(conn, tenant, &Narrow { id: Some(id), ..Narrow::default() }).await?.into_iter().next())
 }
 
 /// The id of the tenant's workflow named `name` (any case) of `workflow_type`.
