@@ -390,7 +390,7 @@ async fn status_buttons_move_the_task_and_an_invalid_move_shows_the_broken_rule(
 
     let page = c.get(&here).await;
     page.assert_status(StatusCode::OK);
-    assert_eq!(buttons(&page.body), ["Rejected", "Accepted", "Cancelled"], "in the workflow's order");
+    assert_eq!(buttons(&page.body), ["Accepted", "Rejected", "Cancelled"], "in the workflow's order");
     assert!(!page.body.contains(r#"name="resolution_cause""#), "no target of Dispatched asks for a cause");
 
     // A status that is not a destination: the rule is shown, nothing changes.
