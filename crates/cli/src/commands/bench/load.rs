@@ -161,10 +161,8 @@ pub async fn run(addr: SocketAddr, plans: Vec<Box<dyn Plan>>, duration: Duration
     let started = Instant::now();
     let deadline = started + duration;
     let host: Arc<str> = Arc::from(addr.to_string());
-    let tasks: Vec<_> = plans
-        .into_iter()
-        .map(|plan| tokio::spawn(connection(addr, host.clone(), plan, deadline)))
-        .collect();
+    let tasks: Vec<_> =
+        plans.into_iter().map(|plan| tokio::spawn(connection(addr, host.clone(), plan, deadline))).collect();
     let mut outcome = Outcome::default();
     for task in tasks {
         if let Ok(part) = task.await {

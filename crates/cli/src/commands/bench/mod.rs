@@ -85,10 +85,12 @@ pub async fn run(args: BenchArgs, mut settings: Settings) -> Result<(), Failure>
         seeded.took.as_secs_f64()
     ));
 
+    let load_before = report::load_average();
     let server =
         ServerProcess::start(&settings, &settings.data_dir, &plan.server_log, temp.path().join("server.log")).await?;
     let outcome = drive(&plan, &seeded, &server).await;
     let peak_rss = server.peak_rss();
+    let load_after = report::load_average();
     let log = std::fs::read_to_string(&server.log).unwrap_or_default();
     server.stop().await;
     let results = outcome?;
@@ -105,6 +107,8 @@ pub async fn run(args: BenchArgs, mut settings: Settings) -> Result<(), Failure>
         connections: plan.connections,
         seconds_per_scenario: plan.seconds,
         server_log: plan.server_log.clone(),
+        load_average_before: load_before,
+        load_average_after: load_after,
         server_peak_rss_bytes: peak_rss,
         scenarios: results,
         targets: Vec::new(),

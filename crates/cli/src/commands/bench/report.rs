@@ -98,6 +98,10 @@ pub struct Report {
     pub connections: usize,
     pub seconds_per_scenario: f64,
     pub server_log: String,
+    /// `/proc/loadavg` (1, 5, 15 minutes) before the first scenario and after the last:
+    /// other work on the machine shares its cores with the server and the load generator.
+    pub load_average_before: String,
+    pub load_average_after: String,
     pub server_peak_rss_bytes: u64,
     pub scenarios: Vec<ScenarioResult>,
     pub targets: Vec<Target>,
@@ -187,6 +191,7 @@ impl Report {
             )?;
         }
         writeln!(out, "server peak RSS: {:.1} MiB", self.server_peak_rss_bytes as f64 / 1_048_576.0)?;
+        writeln!(out, "load average before: {}, after: {}", self.load_average_before, self.load_average_after)?;
         if !self.targets.is_empty() {
             writeln!(out, "targets:")?;
             for t in &self.targets {
@@ -199,4 +204,11 @@ impl Report {
     pub fn to_json(&self) -> Result<String, Failure> {
         serde_json::to_string_pretty(self).map_err(|err| Failure::refused(format!("cannot write JSON: {err}")))
     }
+}
+
+/// The first three fields of `/proc/loadavg`; empty where there is none.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }

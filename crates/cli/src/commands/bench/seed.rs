@@ -14,11 +14,12 @@ use caretaker_domain::access::{Holder, can};
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{TaskNumber, WorkflowType};
 use caretaker_domain::tenant::TenantId;
-use caretaker_storage::StorageError;
+use caretaker_storage::{Backend, StorageError};
 use caretaker_storage::audit::Actor;
 use caretaker_storage::tasks::{self as stored_tasks, HistoryEntry, NewTask};
 use caretaker_storage::workflows as stored_workflows;
 use secrecy::{ExposeSecret, SecretString};
+use sqlx::Executor;
 
 use crate::Failure;
 
@@ -158,17 +159,11 @@ pub async fn seed(app: &App, name: &str, task_count: u64) -> Result<Seeded, Fail
         )
         .await
     };
-    let manager = new_user(
-        "integration@bench.caretaker.example",
-        "Management",
-        None,
-        &["REST API", "Management User"],
-        true,
-    )
-    .await?;
-    let technician =
-        new_user("technician@bench-fm.example", "Contractor", Some(FM), &["REST API", "Contractor User"], true)
+    let manager =
+        new_user("integration@bench.caretaker.example", "Management", None, &["REST API", "Management User"], true)
             .await?;
+    let technician =
+        new_user("technician@bench-fm.example", "Contractor", Some(FM), &["REST API", "Contractor User"], true).await?;
     for n in 0..MORE_USERS {
         new_user(&format!("manager.{n:02}@bench.caretaker.example"), "Management", None, &["Management User"], false)
             .await?;
@@ -380,5 +375,12 @@ async fn seed_tasks(
         references.push(reference);
     }
     tx.commit().await.map_err(|e| storage(StorageError::from(e)))?;
+    if app.db.backend() == Backend::Postgres {
+        // PostgreSQL plans from statistics, which autovacuum gathers within a minute or so
+        // of a bulk load; the bench does not wait for it.
+        let mut tx = app.db.begin().await.map_err(storage)?;
+        tx.execute("ANALYZE").await.map_err(|e| storage(StorageError::from(e)))?;
+        tx.commit().await.map_err(|e| storage(StorageError::from(e)))?;
+    }
     Ok((references, toggles, visible))
 }
