@@ -20,7 +20,7 @@ use caretaker_app::tenants::{self, NewTenant};
 use caretaker_app::users::{self, UserInput};
 use caretaker_app::{App, MasterKey, Principal, credentials};
 use caretaker_domain::access::{Holder, can};
-use caretaker_domain::clock::{Clock, Timestamp};
+use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{StatusType, TaskNumber, WorkflowType};
 use caretaker_domain::tcn;
 use caretaker_http::{AppState, router};

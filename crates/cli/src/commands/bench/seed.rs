@@ -14,10 +14,10 @@ use caretaker_domain::access::{Holder, can};
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{TaskNumber, WorkflowType};
 use caretaker_domain::tenant::TenantId;
-use caretaker_storage::{Backend, StorageError};
 use caretaker_storage::audit::Actor;
 use caretaker_storage::tasks::{self as stored_tasks, HistoryEntry, NewTask};
 use caretaker_storage::workflows as stored_workflows;
+use caretaker_storage::{Backend, StorageError};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Executor;
 
