@@ -1,6 +1,7 @@
 //! One module per subcommand family.
 
 mod api;
+mod bench;
 mod contractor;
 mod credentials;
 mod demo;
@@ -30,13 +31,8 @@ pub async fn run(command: Command, settings: Settings) -> Result<(), Failure> {
         Command::User(command) => user::run(command, &settings).await,
         Command::Credentials(command) => credentials::run(command, &settings).await,
         Command::Api(args) => api::run(args).await,
-        Command::Bench(_) => not_yet("bench"),
+        Command::Bench(args) => bench::run(args, settings).await,
     }
-}
-
-/// Subcommands whose issue has not landed yet exist (with their `--help`) and say so.
-fn not_yet(name: &str) -> Result<(), Failure> {
-    Err(Failure::usage(format!("`caretaker {name}` is not yet available in this version")))
 }
 
 /// The operator acting in the tenant named `name` (any case).
