@@ -60,7 +60,11 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 let write = sqlite_pool(url, 1, options, false).await?;
-                let read = sqlite_pool(url, options.max_connections.max(1), options, true).await?;
+                // Each SQLite connection is a thread of sqlx's: more readers than a few per core
+                // add scheduling and memory, not throughput.
+                let cores = std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2));
+                let readers = options.max_connections.clamp(1, (2 * cores).max(4));
+                let read = sqlite_pool(url, readers, options, true).await?;
                 Ok(Self { backend, write, read })
             }
             Backend::Postgres => {

@@ -437,14 +437,16 @@ async fn fetch_phase(
         conditions.push(format!("t.updated_at > {started}"));
         if let Some((updated_at, id)) = after {
             let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
-            conditions.push(format!("(t.updated_at > {u} OR (t.updated_at = {u} AND t.id > {i}))"));
+            conditions.push(format!("(t.updated_at, t.id) > ({u}, {i})"));
         }
         "ORDER BY t.updated_at, t.id"
     } else {
         conditions.push(format!("t.updated_at <= {started}"));
         if let Some((updated_at, id)) = after {
             let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
-            conditions.push(format!("(t.updated_at < {u} OR (t.updated_at = {u} AND t.id < {i}))"));
+            // A row-value comparison: one index range on both backends (the OR form makes
+            // PostgreSQL read and drop every row before the cursor).
+            conditions.push(format!("(t.updated_at, t.id) < ({u}, {i})"));
         }
         "ORDER BY t.updated_at DESC, t.id DESC"
     };
