@@ -17,6 +17,7 @@ use caretaker_storage::{Conn, StorageError, reference_data};
 
 use crate::principal::Principal;
 use crate::{App, AppError};
+use caretaker_storage::visibility::{self, Scope};
 
 /// A note as sent.
 #[derive(Debug, Default, Clone)]
@@ -437,27 +438,58 @@ pub async fn add_note(
     Ok(changed)
 }
 
-/// One site the caller may see; [`AppError::NotFound`] otherwise.
+/// One site the caller may see; [`AppError::NotFound`] otherwise (also for a site that
+/// exists but lies outside the caller's site access).
 pub async fn get(app: &App, by: &Authorized<'_, can::SitesRead, Principal>, code: &str) -> Result<Site, AppError> {
-    if !by.principal().sees_all_sites() {
-        return Err(AppError::NotFound);
-    }
+    let by = by.principal();
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    sites::get(&mut conn, by.principal().tenant, code).await?.ok_or(AppError::NotFound)
+    let site = match by.scope() {
+        Scope::All => sites::get(&mut conn, by.tenant, code).await?,
+        Scope::Granted { user } => {
+            let visible = visibility::granted_site_ids(&mut conn, by.tenant, user).await?;
+            sites::get(&mut conn, by.tenant, code).await?.filter(|s| visible.contains(&s.id.0))
+        }
+        Scope::Contractor { .. } | Scope::Own { .. } => None,
+    };
+    site.ok_or(AppError::NotFound)
 }
 
-/// A page of the sites the caller may see, by code, after the cursor.
+/// A page of the sites the caller may see, by code, after the cursor. Users with explicit
+/// site access page through the tenant's sites keeping theirs (a page may hold fewer than
+/// `limit` sites while a cursor follows).
 pub async fn list(
     app: &App,
     by: &Authorized<'_, can::SitesRead, Principal>,
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<Site>, Option<String>), AppError> {
-    if !by.principal().sees_all_sites() {
-        return Ok((Vec::new(), None));
-    }
+    let by = by.principal();
+    let limit = limit.clamp(1, 200);
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    Ok(sites::page(&mut conn, by.principal().tenant, after, limit.clamp(1, 200)).await?)
+    match by.scope() {
+        Scope::All => Ok(sites::page(&mut conn, by.tenant, after, limit).await?),
+        Scope::Granted { user } => {
+            let visible = visibility::granted_site_ids(&mut conn, by.tenant, user).await?;
+            let mut kept = Vec::new();
+            let mut cursor = after.map(str::to_owned);
+            // At most ten pages read per call, so one call stays cheap however sparse the access.
+            for _ in 0..10 {
+                let (page, next) = sites::page(&mut conn, by.tenant, cursor.as_deref(), limit).await?;
+                kept.extend(page.into_iter().filter(|s| visible.contains(&s.id.0)));
+                cursor = next;
+                if kept.len() as i64 >= limit || cursor.is_none() {
+                    break;
+                }
+            }
+            if kept.len() as i64 > limit {
+                kept.truncate(usize::try_from(limit).unwrap_or(0));
+                let last = kept.last().map(|s| s.code.trim().to_ascii_lowercase());
+                return Ok((kept, last));
+            }
+            Ok((kept, cursor))
+        }
+        Scope::Contractor { .. } | Scope::Own { .. } => Ok((Vec::new(), None)),
+    }
 }
 
 /// The working hours of the sites the caller may see.
@@ -465,8 +497,24 @@ pub async fn working_hours(
     app: &App,
     by: &Authorized<'_, can::SitesRead, Principal>,
 ) -> Result<Vec<(String, u8, String, String)>, AppError> {
-    if !by.principal().sees_all_sites() {
-        return Ok(Vec::new());
+    let by = by.principal();
+    match by.scope() {
+        Scope::All => Ok(sites::working_hours(app.db.read(), by.tenant).await?),
+        Scope::Granted { user } => {
+            let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+            let visible = visibility::granted_site_ids(&mut conn, by.tenant, user).await?;
+            let mut hours = Vec::new();
+            for entry in sites::working_hours(&mut *conn, by.tenant).await? {
+                let visible_site = match sites::id_by_code(&mut *conn, by.tenant, &entry.0).await? {
+                    Some(id) => visible.contains(&id.0),
+                    None => false,
+                };
+                if visible_site {
+                    hours.push(entry);
+                }
+            }
+            Ok(hours)
+        }
+        Scope::Contractor { .. } | Scope::Own { .. } => Ok(Vec::new()),
     }
-    Ok(sites::working_hours(app.db.read(), by.principal().tenant).await?)
 }

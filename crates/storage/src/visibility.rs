@@ -146,3 +146,20 @@ pub async fn contractor_within(conn: &mut AnyConnection, ancestor: i64, contract
         .await?;
     Ok(row.is_some())
 }
+
+/// The ids of the sites a user with explicit grants may see (granted sites and their
+/// children, and the sites of granted areas and channels).
+pub async fn granted_site_ids(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    user: i64,
+) -> Result<std::collections::HashSet<i64>, StorageError> {
+    let rows = conn
+        .fetch_all(
+            sqlx::query(&format!("WITH RECURSIVE {} SELECT id FROM granted", granted_sites_cte("$1", "$2")))
+                .bind(user)
+                .bind(tenant.0),
+        )
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+}

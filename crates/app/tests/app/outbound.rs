@@ -268,7 +268,30 @@ both_backends!(
     refused_changes_queue_nothing,
     receiver_urls_must_be_https_and_public_unless_allowed,
     two_servers_share_one_queue_without_doubles,
+    sites_follow_explicit_site_access,
 );
+
+/// (Not outbound, but this world has what it needs.) Sites are read and listed through the
+/// caller's site access: a granted site brings its children; others are 404.
+async fn sites_follow_explicit_site_access(t: TestDb) {
+    let w = world(&t).await;
+    let codes = |sites: Vec<caretaker_storage::sites::Site>| sites.into_iter().map(|s| s.code).collect::<Vec<_>>();
+    let read = |name: &str| w.user(name).authorize::<can::SitesRead>().unwrap();
+    let (all, _) = sites::list(&w.app, &read("mgmt_all"), None, 50).await.unwrap();
+    assert_eq!(codes(all), ["S1", "S1A", "S2"]);
+    let (granted, next) = sites::list(&w.app, &read("mgmt_s1"), None, 50).await.unwrap();
+    assert_eq!((codes(granted), next), (vec!["S1".to_owned(), "S1A".to_owned()], None));
+    // Paging through a sparse access: one site a page.
+    let (first, next) = sites::list(&w.app, &read("mgmt_s2"), None, 1).await.unwrap();
+    assert_eq!(codes(first), ["S2"]);
+    if let Some(next) = next {
+        let (rest, _) = sites::list(&w.app, &read("mgmt_s2"), Some(&next), 1).await.unwrap();
+        assert!(rest.is_empty());
+    }
+    assert_eq!(sites::get(&w.app, &read("mgmt_s1"), "s1a").await.unwrap().code, "S1A");
+    assert!(matches!(sites::get(&w.app, &read("mgmt_s1"), "S2").await, Err(AppError::NotFound)));
+    assert!(matches!(sites::get(&w.app, &read("con_c"), "S1").await, Err(AppError::NotFound)));
+}
 
 async fn each_event_reaches_exactly_its_recipients_signed(t: TestDb) {
     let w = world(&t).await;
