@@ -210,7 +210,11 @@ struct Narrow<'a> {
     id: Option<i64>,
 }
 
-async fn select(conn: &mut AnyConnection, tenant: TenantId, narrow: &Narrow<'_>) -> Result<Vec<Workflow>, StorageError> {
+async fn select(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    narrow: &Narrow<'_>,
+) -> Result<Vec<Workflow>, StorageError> {
     let Narrow { workflow_type, name, id } = *narrow;
     let rows = conn
         .fetch_all(
