@@ -1,17 +1,21 @@
 //! Assets: create (Manufacturer and Model must exist, dates ignore the time part), read, list.
 
+use std::collections::HashMap;
+
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, can};
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, ReferenceGroup};
 use caretaker_domain::rules::RuleCheck;
-use caretaker_domain::site::parse_date;
+use caretaker_domain::site::{SiteId, parse_date};
+use caretaker_domain::tenant::TenantId;
 use caretaker_storage::assets::{self, Asset, NewAsset};
 use caretaker_storage::audit::{self, Event};
-use caretaker_storage::{Conn, StorageError, companies, reference_data, sites};
+use caretaker_storage::custom_fields::CustomField;
+use caretaker_storage::{Conn, StorageError, bulk, sites};
 
 use crate::principal::Principal;
-use crate::{App, AppError};
+use crate::{App, AppError, import};
 
 /// The units of `LifeSpan.Unit`.
 pub const LIFE_SPAN_UNITS: [&str; 3] = ["Days", "Months", "Years"];
@@ -56,7 +60,10 @@ pub async fn create(
     let by = by.principal();
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let identifier = insert_checked(&mut tx, by, &input, now).await?;
+    let mut lookups = AssetLookups::default();
+    lookups.load(&mut tx, by, &[&input]).await?;
+    let checked = check_asset(&input, &lookups)?;
+    insert_one(&mut tx, by.tenant, &checked, now).await?;
     audit::record(
         &mut tx,
         &Event {
@@ -64,25 +71,170 @@ pub async fn create(
             actor: by.actor(),
             source_address: by.source_address.as_deref(),
             action: "asset.created",
-            target: Some(&identifier),
+            target: Some(&checked.identifier),
             detail: input.site_code.trim(),
         },
         now,
     )
     .await?;
-    let created = assets::get(&mut tx, by.tenant, &identifier).await?.ok_or(AppError::NotFound)?;
+    let created = assets::get(&mut tx, by.tenant, &checked.identifier).await?.ok_or(AppError::NotFound)?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(created)
 }
 
-/// Checks every rule of one asset and inserts it in the caller's transaction, without an
-/// audit entry; returns its GUID. The unit of both Create Asset and the import.
-pub async fn insert_checked(
-    conn: &mut Conn,
-    by: &Principal,
-    input: &AssetInput,
-    now: Timestamp,
-) -> Result<String, AppError> {
+/// What the rules of assets refer to, looked up before the rules are checked: sites, active
+/// Asset matrix codes and their custom fields, manufacturers and their models, active Asset
+/// Category values, parent assets. Create loads what its one asset needs; the import loads
+/// what the whole file needs before it writes.
+#[derive(Default)]
+struct AssetLookups {
+    /// Whether the caller sees every site (otherwise no site is found).
+    sees_all_sites: bool,
+    /// By code key (trimmed, ASCII lowercased).
+    sites: HashMap<String, Option<SiteId>>,
+    matrix_codes: HashMap<String, bool>,
+    fields: HashMap<String, Vec<CustomField>>,
+    /// By name key (trimmed, lowercased): the company and whether it is a manufacturer.
+    manufacturers: HashMap<String, Option<(i64, bool)>>,
+    /// By company and name key.
+    models: HashMap<(i64, String), Option<i64>>,
+    /// By value key (trimmed, lowercased).
+    categories: HashMap<String, bool>,
+    /// By GUID (trimmed, ASCII lowercased): id and site.
+    parents: HashMap<String, Option<(i64, SiteId)>>,
+}
+
+/// Keys not yet in `known`, each once.
+fn missing<V>(known: &HashMap<String, V>, keys: impl Iterator<Item = String>) -> Vec<String> {
+    let mut missing: Vec<String> = keys.filter(|k| !known.contains_key(k)).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
+impl AssetLookups {
+    async fn load(&mut self, conn: &mut Conn, by: &Principal, inputs: &[&AssetInput]) -> Result<(), StorageError> {
+        let tenant = by.tenant;
+        self.sees_all_sites = by.sees_all_sites();
+        if self.sees_all_sites {
+            let keys = missing(
+                &self.sites,
+                inputs.iter().map(|i| i.site_code.trim()).filter(|c| !c.is_empty()).map(str::to_ascii_lowercase),
+            );
+            let found = bulk::site_ids(conn, tenant, &keys).await?;
+            for key in keys {
+                let id = found.get(&key).copied();
+                self.sites.insert(key, id);
+            }
+        }
+        let codes = missing(
+            &self.matrix_codes,
+            inputs.iter().map(|i| i.matrix_code.trim()).filter(|c| MatrixCode::parse(c).is_ok()).map(String::from),
+        );
+        let active = bulk::active_matrix_codes(conn, tenant, MatrixType::Asset, &codes).await?;
+        for code in codes {
+            let is_active = active.contains(&code);
+            self.matrix_codes.insert(code, is_active);
+        }
+        for code in inputs.iter().map(|i| i.matrix_code.trim()).filter(|c| MatrixCode::parse(c).is_ok()) {
+            if !self.fields.contains_key(code) {
+                let fields = crate::custom_fields::applicable(conn, tenant, CustomFieldTarget::Asset, code).await?;
+                self.fields.insert(code.to_owned(), fields);
+            }
+        }
+        let names =
+            missing(&self.manufacturers, inputs.iter().filter_map(|i| present(&i.manufacturer)).map(str::to_lowercase));
+        let found = bulk::companies(conn, tenant, &names).await?;
+        for name in names {
+            let company = found.get(&name).map(|(id, types)| (*id, types.split(',').any(|t| t == "AssetManufacturer")));
+            self.manufacturers.insert(name, company);
+        }
+        let mut models: HashMap<i64, Vec<String>> = HashMap::new();
+        for input in inputs {
+            if let (Some(manufacturer), Some(model)) = (present(&input.manufacturer), present(&input.model))
+                && let Some(Some((company, true))) = self.manufacturers.get(&manufacturer.to_lowercase())
+            {
+                let key = (*company, model.to_lowercase());
+                if !self.models.contains_key(&key) {
+                    models.entry(key.0).or_default().push(key.1);
+                }
+            }
+        }
+        for (company, mut names) in models {
+            names.sort_unstable();
+            names.dedup();
+            let found = bulk::models(conn, company, &names).await?;
+            for name in names {
+                let id = found.get(&name).copied();
+                self.models.insert((company, name), id);
+            }
+        }
+        let categories =
+            missing(&self.categories, inputs.iter().filter_map(|i| present(&i.category)).map(str::to_lowercase));
+        let active = bulk::active_reference_keys(conn, tenant, ReferenceGroup::AssetCategory, &categories).await?;
+        for key in categories {
+            let is_active = active.contains(&key);
+            self.categories.insert(key, is_active);
+        }
+        let parents = missing(
+            &self.parents,
+            inputs.iter().filter_map(|i| present(&i.parent_asset_identifier)).map(str::to_ascii_lowercase),
+        );
+        let found = bulk::assets(conn, tenant, &parents).await?;
+        for key in parents {
+            let parent = found.get(&key).copied();
+            self.parents.insert(key, parent);
+        }
+        Ok(())
+    }
+}
+
+/// An asset's values once every rule holds, with its new GUID.
+pub(crate) struct Checked<'a> {
+    identifier: String,
+    site: Option<SiteId>,
+    parent: Option<i64>,
+    matrix_code: &'a str,
+    model: Option<i64>,
+    serial_number: &'a str,
+    asset_tag: &'a str,
+    description: &'a str,
+    quantity: i64,
+    installation_date: Option<String>,
+    purchase_date: Option<String>,
+    purchase_value: Option<f64>,
+    current_value: Option<f64>,
+    year_of_manufacture: Option<i64>,
+    life_span: Option<(i64, &'static str)>,
+    category: Option<&'a str>,
+    answers: Vec<(String, String)>,
+}
+
+impl Checked<'_> {
+    fn new_asset(&self) -> NewAsset<'_> {
+        NewAsset {
+            identifier: &self.identifier,
+            site: self.site,
+            parent: self.parent,
+            matrix_code: self.matrix_code,
+            model: self.model,
+            serial_number: self.serial_number,
+            asset_tag: self.asset_tag,
+            description: self.description,
+            quantity: self.quantity,
+            installation_date: self.installation_date.clone(),
+            purchase_date: self.purchase_date.clone(),
+            purchase_value: self.purchase_value,
+            current_value: self.current_value,
+            year_of_manufacture: self.year_of_manufacture,
+            life_span: self.life_span,
+            category: self.category,
+        }
+    }
+}
+
+/// Checks every rule of one asset, all at once, against what `lookups` found; gives it a GUID.
+fn check_asset<'a>(input: &'a AssetInput, lookups: &AssetLookups) -> Result<Checked<'a>, AppError> {
     let mut check = RuleCheck::new();
     let date = |check: &mut RuleCheck, field: &str, value: &Option<String>| {
         present(value).and_then(|text| {
@@ -144,8 +296,11 @@ pub async fn insert_checked(
         check.push(rule("MissingSiteCode", "SiteCode is required"));
         None
     } else {
-        let found =
-            if by.sees_all_sites() { sites::id_by_code(&mut *conn, by.tenant, &input.site_code).await? } else { None };
+        let found = if lookups.sees_all_sites {
+            lookups.sites.get(&input.site_code.trim().to_ascii_lowercase()).copied().flatten()
+        } else {
+            None
+        };
         if found.is_none() {
             check.push(rule("UnknownSite", format!("No site has the code {:?}", input.site_code.trim())));
         }
@@ -155,22 +310,23 @@ pub async fn insert_checked(
     if matrix_code.is_empty() {
         check.push(rule("MissingMatrixCode", "MatrixCode is required"));
     } else if MatrixCode::parse(matrix_code).is_err()
-        || !reference_data::matrix_item_exists(&mut *conn, by.tenant, MatrixType::Asset, matrix_code, true).await?
+        || !lookups.matrix_codes.get(matrix_code).copied().unwrap_or(false)
     {
         check.push(rule("UnknownMatrixCode", format!("{matrix_code:?} is not an Asset matrix code")));
     }
     let fields = if MatrixCode::parse(matrix_code).is_ok() {
-        crate::custom_fields::applicable(conn, by.tenant, CustomFieldTarget::Asset, matrix_code).await?
+        lookups.fields.get(matrix_code).map_or(&[][..], Vec::as_slice)
     } else {
-        Vec::new()
+        &[]
     };
-    let answers = crate::custom_fields::check_answers("Asset", &fields, &input.custom_fields, &mut check);
+    let answers = crate::custom_fields::check_answers("Asset", fields, &input.custom_fields, &mut check);
     let model = match (present(&input.manufacturer), present(&input.model)) {
         (None, None) => None,
-        (Some(manufacturer), model) => match companies::find_by_name(&mut *conn, by.tenant, manufacturer).await? {
-            Some((company, _, types)) if types.split(',').any(|t| t == "AssetManufacturer") => match model {
+        (Some(manufacturer), model) => match lookups.manufacturers.get(&manufacturer.to_lowercase()).copied().flatten()
+        {
+            Some((company, true)) => match model {
                 Some(model) => {
-                    let found = companies::find_model(&mut *conn, company, model).await?;
+                    let found = lookups.models.get(&(company, model.to_lowercase())).copied().flatten();
                     if found.is_none() {
                         check.push(rule("UnknownModel", format!("{manufacturer} has no model named {model:?}")));
                     }
@@ -192,13 +348,12 @@ pub async fn insert_checked(
         }
     };
     if let Some(category) = present(&input.category)
-        && !reference_data::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::AssetCategory, category, true)
-            .await?
+        && !lookups.categories.get(&category.to_lowercase()).copied().unwrap_or(false)
     {
         check.push(rule("UnknownCategory", format!("{category:?} is not an Asset Category value")));
     }
     let parent = match present(&input.parent_asset_identifier) {
-        Some(parent) => match assets::find(&mut *conn, by.tenant, parent).await? {
+        Some(parent) => match lookups.parents.get(&parent.to_ascii_lowercase()).copied().flatten() {
             Some((id, parent_site)) => {
                 if site.is_some_and(|s| s != parent_site) {
                     check.push(rule("ParentAtAnotherSite", "The parent asset is at another site"));
@@ -214,9 +369,8 @@ pub async fn insert_checked(
     };
     check.finish().map_err(AppError::Invalid)?;
 
-    let identifier = uuid::Uuid::new_v4().to_string();
-    let new = NewAsset {
-        identifier: &identifier,
+    Ok(Checked {
+        identifier: uuid::Uuid::new_v4().to_string(),
         site,
         parent,
         matrix_code,
@@ -232,12 +386,63 @@ pub async fn insert_checked(
         year_of_manufacture: input.year_of_manufacture,
         life_span,
         category: present(&input.category),
-    };
-    let id = assets::insert(conn, by.tenant, &new, now).await?;
-    for (name, value) in &answers {
+        answers,
+    })
+}
+
+/// Inserts one checked asset with its custom-field answers, in the caller's transaction and
+/// without an audit entry: Create Asset, and the import's row-at-a-time fallback.
+async fn insert_one(conn: &mut Conn, tenant: TenantId, checked: &Checked<'_>, now: Timestamp) -> Result<i64, AppError> {
+    let id = assets::insert(conn, tenant, &checked.new_asset(), now).await?;
+    for (name, value) in &checked.answers {
         caretaker_storage::custom_fields::set_answer(conn, "asset", id, name, value).await?;
     }
-    Ok(identifier)
+    Ok(id)
+}
+
+/// The import of assets: rows are checked against lookups loaded for the whole file and
+/// written several to a statement.
+pub(crate) struct AssetImport<'p> {
+    by: &'p Principal,
+    lookups: AssetLookups,
+}
+
+impl<'p> AssetImport<'p> {
+    pub(crate) fn new(by: &'p Principal) -> Self {
+        AssetImport { by, lookups: AssetLookups::default() }
+    }
+}
+
+impl<'r> import::Importer<'r> for AssetImport<'_> {
+    type Row = AssetInput;
+    type Checked = Checked<'r>;
+
+    async fn load(&mut self, conn: &mut Conn, rows: &[&'r AssetInput]) -> Result<(), AppError> {
+        Ok(self.lookups.load(conn, self.by, rows).await?)
+    }
+
+    fn check(&mut self, input: &'r AssetInput) -> Result<Checked<'r>, AppError> {
+        check_asset(input, &self.lookups)
+    }
+
+    async fn write(&mut self, conn: &mut Conn, rows: &[Checked<'r>], now: Timestamp) -> Result<(), StorageError> {
+        let new: Vec<NewAsset<'_>> = rows.iter().map(Checked::new_asset).collect();
+        let inserted = assets::insert_many(conn, self.by.tenant, &new, now).await?;
+        if rows.iter().any(|row| !row.answers.is_empty()) {
+            let ids: HashMap<String, i64> = inserted.into_iter().collect();
+            for row in rows {
+                let id = ids.get(&row.identifier).copied().ok_or(StorageError::NotFound)?;
+                for (name, value) in &row.answers {
+                    caretaker_storage::custom_fields::set_answer(conn, "asset", id, name, value).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_one(&mut self, conn: &mut Conn, row: &Checked<'r>, now: Timestamp) -> Result<(), AppError> {
+        insert_one(conn, self.by.tenant, row, now).await.map(|_| ())
+    }
 }
 
 /// One asset the caller may see (its site must be visible).

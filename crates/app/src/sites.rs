@@ -2,6 +2,8 @@
 //! read, list, and
 //! the tenant's working hours.
 
+use std::collections::{HashMap, HashSet};
+
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, can};
 use caretaker_domain::clock::Timestamp;
@@ -10,13 +12,15 @@ use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, Refere
 use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::site::SiteId;
 use caretaker_domain::site::{self, SiteCode};
+use caretaker_domain::tenant::TenantId;
 use caretaker_domain::user::Email;
 use caretaker_storage::audit::{self, Event};
+use caretaker_storage::custom_fields::CustomField;
 use caretaker_storage::sites::{self, NewSite, Note, Site};
-use caretaker_storage::{Conn, StorageError, reference_data};
+use caretaker_storage::{Conn, StorageError, bulk};
 
 use crate::principal::Principal;
-use crate::{App, AppError};
+use crate::{App, AppError, import};
 use caretaker_storage::visibility::{self, Scope};
 
 /// A note as sent.
@@ -76,7 +80,10 @@ pub async fn create(
     let by = by.principal();
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let (_, code, name) = insert_checked(&mut tx, by, &input, now).await?;
+    let mut lookups = SiteLookups::default();
+    lookups.load(&mut tx, by.tenant, &[&input], false).await?;
+    let checked = check_site(&input, None, false, &lookups)?;
+    insert_one(&mut tx, by.tenant, &mut lookups, &input, &checked, now).await?;
     audit::record(
         &mut tx,
         &Event {
@@ -84,22 +91,133 @@ pub async fn create(
             actor: by.actor(),
             source_address: by.source_address.as_deref(),
             action: "site.created",
-            target: Some(code.as_str()),
-            detail: &name,
+            target: Some(checked.code.as_str()),
+            detail: &checked.name,
         },
         now,
     )
     .await?;
-    let created = sites::get(&mut tx, by.tenant, code.as_str()).await?.ok_or(AppError::NotFound)?;
+    let created = sites::get(&mut tx, by.tenant, checked.code.as_str()).await?.ok_or(AppError::NotFound)?;
     tx.commit().await.map_err(StorageError::from)?;
     Ok(created)
 }
 
+/// What is known of the site with a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    /// No such site.
+    Absent,
+    /// Stored, with this id.
+    Stored(SiteId),
+    /// Accepted earlier in the same import, not written (yet).
+    Accepted,
+}
+
+/// What the rules of sites refer to, looked up before the rules are checked: sites by code,
+/// active Geographic Area and Site Channel codes, the custom fields of each channel, active
+/// hazards. Create and edit load what their one site needs; the import loads what the whole
+/// file needs before it writes, then adds the sites it accepts.
+#[derive(Default)]
+struct SiteLookups {
+    /// By code key (the code trimmed and lowercased).
+    sites: HashMap<String, Known>,
+    areas: HashMap<String, bool>,
+    channels: HashMap<String, bool>,
+    fields: HashMap<String, Vec<CustomField>>,
+    /// By value key (trimmed and lowercased): whether it is an active Health and Safety value.
+    hazards: HashMap<String, bool>,
+}
+
+/// The key a parent code is looked up by (as [`sites::id_by_code`] folds it).
+fn parent_key(input: &SiteInput) -> Option<String> {
+    present(&input.parent_code).map(str::to_ascii_lowercase)
+}
+
+impl SiteLookups {
+    /// Looks up what `inputs` refer to and is not known yet; with `own_codes`, also whether
+    /// their own codes are taken.
+    async fn load(
+        &mut self,
+        conn: &mut Conn,
+        tenant: TenantId,
+        inputs: &[&SiteInput],
+        own_codes: bool,
+    ) -> Result<(), StorageError> {
+        let mut site_keys = HashSet::new();
+        let (mut areas, mut channels, mut hazards) = (HashSet::new(), HashSet::new(), HashSet::new());
+        for input in inputs {
+            let own = own_codes.then(|| SiteCode::parse(&input.site_code).ok().map(|c| c.key())).flatten();
+            for key in own.into_iter().chain(parent_key(input)) {
+                if !self.sites.contains_key(&key) {
+                    site_keys.insert(key);
+                }
+            }
+            if let Some(area) = present(&input.geographic_area)
+                && MatrixCode::parse(area).is_ok()
+                && !self.areas.contains_key(area)
+            {
+                areas.insert(area.to_owned());
+            }
+            if let Some(channel) = present(&input.site_channel) {
+                if MatrixCode::parse(channel).is_ok() && !self.channels.contains_key(channel) {
+                    channels.insert(channel.to_owned());
+                }
+                if !self.fields.contains_key(channel) {
+                    let fields =
+                        crate::custom_fields::applicable(conn, tenant, CustomFieldTarget::Site, channel).await?;
+                    self.fields.insert(channel.to_owned(), fields);
+                }
+            }
+            for hazard in &input.hazards {
+                let key = hazard.trim().to_lowercase();
+                if !self.hazards.contains_key(&key) {
+                    hazards.insert(key);
+                }
+            }
+        }
+        if !site_keys.is_empty() {
+            let keys: Vec<String> = site_keys.into_iter().collect();
+            let found = bulk::site_ids(conn, tenant, &keys).await?;
+            for key in keys {
+                let known = found.get(&key).map_or(Known::Absent, |id| Known::Stored(*id));
+                self.sites.insert(key, known);
+            }
+        }
+        for (codes, matrix_type, known) in [
+            (areas, MatrixType::GeographicArea, &mut self.areas),
+            (channels, MatrixType::SiteChannel, &mut self.channels),
+        ] {
+            if !codes.is_empty() {
+                let codes: Vec<String> = codes.into_iter().collect();
+                let active = bulk::active_matrix_codes(conn, tenant, matrix_type, &codes).await?;
+                for code in codes {
+                    let is_active = active.contains(&code);
+                    known.insert(code, is_active);
+                }
+            }
+        }
+        if !hazards.is_empty() {
+            let keys: Vec<String> = hazards.into_iter().collect();
+            let active = bulk::active_reference_keys(conn, tenant, ReferenceGroup::HealthAndSafety, &keys).await?;
+            for key in keys {
+                let is_active = active.contains(&key);
+                self.hazards.insert(key, is_active);
+            }
+        }
+        Ok(())
+    }
+
+    fn site(&self, key: &str) -> Known {
+        self.sites.get(key).copied().unwrap_or(Known::Absent)
+    }
+}
+
 /// A site's values once every rule holds.
-struct Checked<'a> {
+pub(crate) struct Checked<'a> {
     code: SiteCode,
     name: String,
-    parent: Option<SiteId>,
+    /// The parent's code key.
+    parent: Option<String>,
     area: Option<&'a str>,
     channel: Option<&'a str>,
     hours: Vec<(u8, String, String)>,
@@ -107,11 +225,11 @@ struct Checked<'a> {
 }
 
 impl Checked<'_> {
-    fn new_site<'b>(&'b self, input: &'b SiteInput) -> NewSite<'b> {
+    fn new_site<'b>(&'b self, input: &'b SiteInput, parent: Option<SiteId>) -> NewSite<'b> {
         let [l1, l2, l3, town, county, country, postal] = &input.address;
         NewSite {
             code: Some(&self.code),
-            parent: self.parent,
+            parent,
             name: &self.name,
             address: [l1.trim(), l2.trim(), l3.trim(), town.trim(), county.trim(), country.trim(), postal.trim()],
             latitude: input.latitude,
@@ -161,38 +279,47 @@ fn check_notes(check: &mut RuleCheck, notes: &[NoteInput]) {
     }
 }
 
-async fn write_note(conn: &mut Conn, id: SiteId, note: &NoteInput) -> Result<(), AppError> {
+async fn write_note(conn: &mut Conn, id: SiteId, note: &NoteInput) -> Result<(), StorageError> {
     let note = Note {
         text: note.text.trim().to_owned(),
         start_date: present(&note.start_date).and_then(site::parse_date).map(|d| d.to_string()),
         end_date: present(&note.end_date).and_then(site::parse_date).map(|d| d.to_string()),
         is_warning: note.is_warning,
     };
-    sites::add_note(conn, id, &note).await?;
+    sites::add_note(conn, id, &note).await
+}
+
+/// Hazards (each once), working hours and custom-field answers of checked sites.
+async fn write_details(conn: &mut Conn, written: &[(SiteId, &SiteInput, &Checked<'_>)]) -> Result<(), StorageError> {
+    let mut hazards: Vec<(SiteId, &str)> = Vec::new();
+    for (id, input, _) in written {
+        let first = hazards.len();
+        for hazard in input.hazards.iter().map(|h| h.trim()) {
+            if !hazards[first..].iter().any(|(_, h)| *h == hazard) {
+                hazards.push((*id, hazard));
+            }
+        }
+    }
+    sites::add_hazards(conn, &hazards).await?;
+    for (id, _, checked) in written {
+        for (day, opens, closes) in &checked.hours {
+            sites::set_hours(conn, *id, *day, opens, closes).await?;
+        }
+        for (name, value) in &checked.answers {
+            caretaker_storage::custom_fields::set_answer(conn, "site", id.0, name, value).await?;
+        }
+    }
     Ok(())
 }
 
-/// Hazards, working hours and custom-field answers of a checked site.
-async fn write_details(conn: &mut Conn, id: SiteId, input: &SiteInput, checked: &Checked<'_>) -> Result<(), AppError> {
-    for hazard in &input.hazards {
-        sites::add_hazard(conn, id, hazard.trim()).await?;
-    }
-    for (day, opens, closes) in &checked.hours {
-        sites::set_hours(conn, id, *day, opens, closes).await?;
-    }
-    for (name, value) in &checked.answers {
-        caretaker_storage::custom_fields::set_answer(conn, "site", id.0, name, value).await?;
-    }
-    Ok(())
-}
-
-/// Checks every rule of one site, all at once. `editing` is the stored site being changed:
-/// its code may not change and it may not become its own ancestor.
-async fn check_site<'a>(
-    conn: &mut Conn,
-    by: &Principal,
+/// Checks every rule of one site, all at once, against what `lookups` found. `editing` is
+/// the stored site being changed: its code may not change, and `parent_cycle` says whether
+/// the new parent is the site itself or below it.
+fn check_site<'a>(
     input: &'a SiteInput,
     editing: Option<&Site>,
+    parent_cycle: bool,
+    lookups: &SiteLookups,
 ) -> Result<Checked<'a>, AppError> {
     let mut check = RuleCheck::new();
     // Bounded lists: one request cannot hold the writer for thousands of statements.
@@ -262,19 +389,13 @@ async fn check_site<'a>(
         }
     }
 
-    let parent = match present(&input.parent_code) {
-        Some(parent) => {
-            let found = sites::id_by_code(&mut *conn, by.tenant, parent).await?;
-            if found.is_none() {
-                check.push(BrokenRule::new("Site", "UnknownParent", format!("No site has the code {parent:?}")));
-            }
-            found
-        }
-        None => None,
-    };
-    if let (Some(parent), Some(stored)) = (parent, editing)
-        && is_ancestor_or_self(conn, stored.id, parent).await?
+    let parent = parent_key(input);
+    if let Some(key) = &parent
+        && lookups.site(key) == Known::Absent
     {
+        check.push(unknown_parent(input));
+    }
+    if parent_cycle && let Some(stored) = editing {
         check.push(BrokenRule::new(
             "Site",
             "ParentCycle",
@@ -283,28 +404,22 @@ async fn check_site<'a>(
     }
     let area = present(&input.geographic_area);
     let channel = present(&input.site_channel);
-    for (value, matrix_type, problem) in [
-        (area, MatrixType::GeographicArea, "UnknownGeographicArea"),
-        (channel, MatrixType::SiteChannel, "UnknownSiteChannel"),
+    for (value, active, matrix_type, problem) in [
+        (area, &lookups.areas, MatrixType::GeographicArea, "UnknownGeographicArea"),
+        (channel, &lookups.channels, MatrixType::SiteChannel, "UnknownSiteChannel"),
     ] {
         if let Some(value) = value {
-            let known = MatrixCode::parse(value).is_ok()
-                && reference_data::matrix_item_exists(&mut *conn, by.tenant, matrix_type, value, true).await?;
+            let known = MatrixCode::parse(value).is_ok() && active.get(value).copied().unwrap_or(false);
             if !known {
                 check.push(BrokenRule::new("Site", problem, format!("{value:?} is not a {matrix_type} matrix code")));
             }
         }
     }
     // The channel's custom fields (and its parents'); without a channel there are none.
-    let fields = match channel {
-        Some(channel) => crate::custom_fields::applicable(conn, by.tenant, CustomFieldTarget::Site, channel).await?,
-        None => Vec::new(),
-    };
-    let answers = crate::custom_fields::check_answers("Site", &fields, &input.custom_fields, &mut check);
+    let fields = channel.and_then(|c| lookups.fields.get(c)).map_or(&[][..], Vec::as_slice);
+    let answers = crate::custom_fields::check_answers("Site", fields, &input.custom_fields, &mut check);
     for hazard in input.hazards.iter().map(|h| h.trim()) {
-        if !reference_data::reference_value_exists(&mut *conn, by.tenant, ReferenceGroup::HealthAndSafety, hazard, true)
-            .await?
-        {
+        if !lookups.hazards.get(&hazard.to_lowercase()).copied().unwrap_or(false) {
             check.push(BrokenRule::new(
                 "Site",
                 "UnknownHazard",
@@ -315,6 +430,19 @@ async fn check_site<'a>(
     check.finish().map_err(AppError::Invalid)?;
     let (Some(code), Some(name)) = (code, name) else { return Err(AppError::internal("checked input missing")) };
     Ok(Checked { code, name, parent, area, channel, hours, answers })
+}
+
+fn unknown_parent(input: &SiteInput) -> BrokenRule {
+    let parent = present(&input.parent_code).unwrap_or("");
+    BrokenRule::new("Site", "UnknownParent", format!("No site has the code {parent:?}"))
+}
+
+fn duplicate_code(code: &SiteCode) -> AppError {
+    AppError::conflict(BrokenRule::new(
+        "Site",
+        "DuplicateSiteCode",
+        format!("A site with the code {code} already exists"),
+    ))
 }
 
 /// Whether `site` is `candidate` or one of its ancestors (walking up from `candidate`).
@@ -331,31 +459,136 @@ async fn is_ancestor_or_self(conn: &mut Conn, site: SiteId, candidate: SiteId) -
     Ok(true)
 }
 
-/// Checks every rule of one site and inserts it in the caller's transaction, without an
-/// audit entry (the caller records one): the unit of both Create Site and the import.
-pub async fn insert_checked(
+/// Inserts one checked site with its notes and details, in the caller's transaction and
+/// without an audit entry: Create Site, and the import's row-at-a-time fallback. The parent
+/// is taken from `lookups` or, when it was not written by this transaction, looked up now;
+/// `lookups` learns whether the site was written.
+async fn insert_one(
     conn: &mut Conn,
-    by: &Principal,
+    tenant: TenantId,
+    lookups: &mut SiteLookups,
     input: &SiteInput,
+    checked: &Checked<'_>,
     now: Timestamp,
-) -> Result<(SiteId, SiteCode, String), AppError> {
-    let checked = check_site(conn, by, input, None).await?;
-    let id = match sites::insert(conn, by.tenant, &checked.new_site(input), now).await {
+) -> Result<SiteId, AppError> {
+    let key = checked.code.key();
+    let parent = match &checked.parent {
+        None => None,
+        Some(parent) => match lookups.site(parent) {
+            Known::Stored(id) => Some(id),
+            Known::Absent | Known::Accepted => match sites::id_by_code(&mut *conn, tenant, parent).await? {
+                Some(id) => Some(id),
+                None => {
+                    lookups.sites.insert(key, Known::Absent);
+                    return Err(AppError::invalid(unknown_parent(input)));
+                }
+            },
+        },
+    };
+    let id = match sites::insert(conn, tenant, &checked.new_site(input, parent), now).await {
         Ok(id) => id,
         Err(StorageError::Conflict(_)) => {
-            return Err(AppError::conflict(BrokenRule::new(
-                "Site",
-                "DuplicateSiteCode",
-                format!("A site with the code {} already exists", checked.code),
-            )));
+            // Taken by a site stored outside this import: that one exists.
+            lookups.sites.insert(key, Known::Accepted);
+            return Err(duplicate_code(&checked.code));
         }
-        Err(other) => return Err(other.into()),
+        Err(other) => {
+            lookups.sites.insert(key, Known::Absent);
+            return Err(other.into());
+        }
     };
-    for note in &input.notes {
-        write_note(conn, id, note).await?;
+    let details = async {
+        for note in &input.notes {
+            write_note(conn, id, note).await?;
+        }
+        write_details(conn, &[(id, input, checked)]).await
+    };
+    if let Err(err) = details.await {
+        lookups.sites.insert(key, Known::Absent);
+        return Err(err.into());
     }
-    write_details(conn, id, input, &checked).await?;
-    Ok((id, checked.code, checked.name))
+    lookups.sites.insert(key, Known::Stored(id));
+    Ok(id)
+}
+
+/// The import of sites: rows are checked against lookups loaded for the whole file (a row
+/// may name as parent a site stored before or accepted earlier in the file), and written
+/// several to a statement.
+pub(crate) struct SiteImport {
+    tenant: TenantId,
+    lookups: SiteLookups,
+}
+
+impl SiteImport {
+    pub(crate) fn new(tenant: TenantId) -> Self {
+        SiteImport { tenant, lookups: SiteLookups::default() }
+    }
+}
+
+impl<'r> import::Importer<'r> for SiteImport {
+    type Row = SiteInput;
+    type Checked = (&'r SiteInput, Checked<'r>);
+
+    async fn load(&mut self, conn: &mut Conn, rows: &[&'r SiteInput]) -> Result<(), AppError> {
+        Ok(self.lookups.load(conn, self.tenant, rows, true).await?)
+    }
+
+    fn check(&mut self, input: &'r SiteInput) -> Result<Self::Checked, AppError> {
+        let checked = check_site(input, None, false, &self.lookups)?;
+        let key = checked.code.key();
+        // As Create Site: a taken code is refused only once every other rule holds.
+        if self.lookups.site(&key) != Known::Absent {
+            return Err(duplicate_code(&checked.code));
+        }
+        self.lookups.sites.insert(key, Known::Accepted);
+        Ok((input, checked))
+    }
+
+    async fn write(&mut self, conn: &mut Conn, rows: &[Self::Checked], now: Timestamp) -> Result<(), StorageError> {
+        // A row whose parent is in this same chunk waits for the statement that inserts its
+        // parent: generation 0 has its parent stored already (or none), generation n+1 has a
+        // parent of generation n.
+        let mut generation_of: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+        let mut generations = Vec::with_capacity(rows.len());
+        for (_, checked) in rows {
+            let generation = checked.parent.as_ref().and_then(|p| generation_of.get(p)).map_or(0, |g| g + 1);
+            generation_of.insert(checked.code.key(), generation);
+            generations.push(generation);
+        }
+        let deepest = generations.iter().copied().max().unwrap_or(0);
+        for generation in 0..=deepest {
+            let mut batch = Vec::new();
+            for ((input, checked), _) in rows.iter().zip(&generations).filter(|(_, g)| **g == generation) {
+                let parent = match &checked.parent {
+                    None => None,
+                    Some(parent) => match self.lookups.site(parent) {
+                        Known::Stored(id) => Some(id),
+                        _ => return Err(StorageError::Corrupt(format!("the parent {parent} was not written first"))),
+                    },
+                };
+                batch.push(checked.new_site(input, parent));
+            }
+            for (key, id) in sites::insert_many(conn, self.tenant, &batch, now).await? {
+                self.lookups.sites.insert(key, Known::Stored(id));
+            }
+        }
+        let mut written = Vec::with_capacity(rows.len());
+        for (input, checked) in rows {
+            let Known::Stored(id) = self.lookups.site(&checked.code.key()) else {
+                return Err(StorageError::Corrupt(format!("the site {} was not written", checked.code)));
+            };
+            for note in &input.notes {
+                write_note(conn, id, note).await?;
+            }
+            written.push((id, *input, checked));
+        }
+        write_details(conn, &written).await
+    }
+
+    async fn write_one(&mut self, conn: &mut Conn, row: &Self::Checked, now: Timestamp) -> Result<(), AppError> {
+        let (input, checked) = row;
+        insert_one(conn, self.tenant, &mut self.lookups, input, checked, now).await.map(|_| ())
+    }
 }
 
 /// The stored site `code` for a change by `by`, in the caller's transaction; NotFound when
@@ -381,11 +614,21 @@ pub async fn update(
     let stored = visible_site(&mut tx, by, code).await?;
     // Notes are added on their own ([`add_note`]); an edit neither checks nor writes any.
     let input = SiteInput { notes: Vec::new(), ..input };
-    let checked = check_site(&mut tx, by, &input, Some(&stored)).await?;
-    sites::update(&mut tx, stored.id, &checked.new_site(&input), now).await?;
+    let mut lookups = SiteLookups::default();
+    lookups.load(&mut tx, by.tenant, &[&input], false).await?;
+    let parent = match parent_key(&input).map(|key| lookups.site(&key)) {
+        Some(Known::Stored(id)) => Some(id),
+        _ => None,
+    };
+    let cycle = match parent {
+        Some(parent) => is_ancestor_or_self(&mut tx, stored.id, parent).await?,
+        None => false,
+    };
+    let checked = check_site(&input, Some(&stored), cycle, &lookups)?;
+    sites::update(&mut tx, stored.id, &checked.new_site(&input, parent), now).await?;
     sites::clear_details(&mut tx, stored.id).await?;
     caretaker_storage::custom_fields::delete_answers(&mut tx, "site", stored.id.0).await?;
-    write_details(&mut tx, stored.id, &input, &checked).await?;
+    write_details(&mut tx, &[(stored.id, &input, &checked)]).await?;
     audit::record(
         &mut tx,
         &Event {

@@ -34,37 +34,73 @@ pub async fn insert(
     a: &NewAsset<'_>,
     now: Timestamp,
 ) -> Result<i64, StorageError> {
-    let site = a.site.ok_or_else(|| StorageError::Corrupt(String::from("an asset without a site")))?;
-    let row = conn.fetch_one(
-        sqlx::query(
+    let inserted = insert_many(conn, tenant, std::slice::from_ref(a), now).await?;
+    inserted.into_iter().next().map(|(_, id)| id).ok_or(StorageError::NotFound)
+}
+
+/// Parameters each asset binds in [`insert_many`].
+const ASSET_PARAMETERS: usize = 17;
+
+/// Inserts assets, several to a statement (as many as bind cheaply, see `bulk`); returns
+/// the GUID and id of each, in no particular order (SQLite does not promise the order of
+/// `RETURNING`). An asset may not have a parent inserted by the same call.
+pub async fn insert_many(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    assets: &[NewAsset<'_>],
+    now: Timestamp,
+) -> Result<Vec<(String, i64)>, StorageError> {
+    let mut inserted = Vec::with_capacity(assets.len());
+    let per_statement = crate::bulk::items_per_statement(conn, 2, ASSET_PARAMETERS);
+    for batch in assets.chunks(per_statement) {
+        let mut values = String::with_capacity(batch.len() * 150);
+        for i in 0..batch.len() {
+            let p = 3 + i * ASSET_PARAMETERS;
+            if i > 0 {
+                values.push_str(", ");
+            }
+            // GUID to purchase date; the two values; year of manufacture to category.
+            values.push_str(&format!(
+                "($1, {}, CAST(${} AS DOUBLE PRECISION), CAST(${} AS DOUBLE PRECISION), {}, $2)",
+                crate::bulk::parameters(p, 11),
+                p + 11,
+                p + 12,
+                crate::bulk::parameters(p + 13, 4),
+            ));
+        }
+        let sql = format!(
             "INSERT INTO assets (tenant_id, identifier, site_id, parent_asset_id, matrix_code, model_id, serial_number,
                 asset_tag, description, quantity, installation_date, purchase_date, purchase_value, current_value,
                 year_of_manufacture, life_span_value, life_span_unit, category, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CAST($13 AS DOUBLE PRECISION),
-                CAST($14 AS DOUBLE PRECISION), $15, $16, $17, $18, $19) RETURNING id",
-        )
-        .bind(tenant.0)
-        .bind(a.identifier)
-        .bind(site.0)
-        .bind(a.parent)
-        .bind(a.matrix_code)
-        .bind(a.model)
-        .bind(a.serial_number)
-        .bind(a.asset_tag)
-        .bind(a.description)
-        .bind(a.quantity)
-        .bind(a.installation_date.as_deref())
-        .bind(a.purchase_date.as_deref())
-        .bind(crate::float_text(a.purchase_value))
-        .bind(crate::float_text(a.current_value))
-        .bind(a.year_of_manufacture)
-        .bind(a.life_span.map(|(v, _)| v))
-        .bind(a.life_span.map(|(_, u)| u))
-        .bind(a.category)
-        .bind(now.unix_micros()),
-    )
-    .await?;
-    Ok(row.try_get(0)?)
+             VALUES {values} RETURNING identifier, id"
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.0).bind(now.unix_micros());
+        for a in batch {
+            let site = a.site.ok_or_else(|| StorageError::Corrupt(String::from("an asset without a site")))?;
+            query = query
+                .bind(a.identifier)
+                .bind(site.0)
+                .bind(a.parent)
+                .bind(a.matrix_code)
+                .bind(a.model)
+                .bind(a.serial_number)
+                .bind(a.asset_tag)
+                .bind(a.description)
+                .bind(a.quantity)
+                .bind(a.installation_date.as_deref())
+                .bind(a.purchase_date.as_deref())
+                .bind(crate::float_text(a.purchase_value))
+                .bind(crate::float_text(a.current_value))
+                .bind(a.year_of_manufacture)
+                .bind(a.life_span.map(|(v, _)| v))
+                .bind(a.life_span.map(|(_, u)| u))
+                .bind(a.category);
+        }
+        for row in conn.fetch_all(query).await? {
+            inserted.push((row.try_get(0)?, row.try_get(1)?));
+        }
+    }
+    Ok(inserted)
 }
 
 /// The id and site of the tenant's asset with that GUID.

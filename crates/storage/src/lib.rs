@@ -15,6 +15,7 @@ mod migrate;
 
 pub mod assets;
 pub mod audit;
+pub mod bulk;
 pub mod companies;
 pub mod contractors;
 pub mod credentials;

@@ -60,25 +60,59 @@ pub async fn insert(
     site: &NewSite<'_>,
     now: Timestamp,
 ) -> Result<SiteId, StorageError> {
-    let code = site.code.ok_or_else(|| StorageError::Corrupt(String::from("a site without a code")))?;
-    let row = conn
-        .fetch_one(bind_details(
-            sqlx::query(
-                "INSERT INTO sites (tenant_id, code, code_key, parent_id, name, address_line1, address_line2,
-                    address_line3, town, county, country, postal_code, latitude, longitude, email, telephone,
-                    geographic_area_code, site_channel_code, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CAST($13 AS DOUBLE PRECISION),
-                    CAST($14 AS DOUBLE PRECISION), $15, $16, $17, $18, $19, $19)
-                 RETURNING id",
-            )
-            .bind(tenant.0)
-            .bind(code.as_str())
-            .bind(code.key()),
-            site,
-            now,
-        ))
-        .await?;
-    Ok(SiteId(row.try_get(0)?))
+    let inserted = insert_many(conn, tenant, std::slice::from_ref(site), now).await?;
+    inserted.into_iter().next().map(|(_, id)| id).ok_or(StorageError::NotFound)
+}
+
+/// Parameters each site binds in [`insert_many`]: code, code key, then [`bind_details`].
+const SITE_PARAMETERS: usize = 18;
+
+/// Inserts sites, several to a statement (as many as bind cheaply, see `bulk`); returns
+/// the code key and id of each, in no particular order (SQLite does not promise the order
+/// of `RETURNING`). [`StorageError::Conflict`] when a code is taken in the tenant (nothing
+/// of that statement is written). A site may not have a parent inserted by the same call.
+pub async fn insert_many(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    sites: &[NewSite<'_>],
+    now: Timestamp,
+) -> Result<Vec<(String, SiteId)>, StorageError> {
+    let mut inserted = Vec::with_capacity(sites.len());
+    let per_statement = crate::bulk::items_per_statement(conn, 1, SITE_PARAMETERS);
+    for batch in sites.chunks(per_statement) {
+        let mut values = String::with_capacity(batch.len() * 160);
+        for i in 0..batch.len() {
+            let p = 2 + i * SITE_PARAMETERS;
+            if i > 0 {
+                values.push_str(", ");
+            }
+            // Code, key, parent, name and address; location; e-mail, telephone, area and
+            // channel; the time of the change, both created and updated.
+            values.push_str(&format!(
+                "($1, {}, CAST(${} AS DOUBLE PRECISION), CAST(${} AS DOUBLE PRECISION), {}, ${changed}, ${changed})",
+                crate::bulk::parameters(p, 11),
+                p + 11,
+                p + 12,
+                crate::bulk::parameters(p + 13, 4),
+                changed = p + 17,
+            ));
+        }
+        let sql = format!(
+            "INSERT INTO sites (tenant_id, code, code_key, parent_id, name, address_line1, address_line2,
+                address_line3, town, county, country, postal_code, latitude, longitude, email, telephone,
+                geographic_area_code, site_channel_code, created_at, updated_at)
+             VALUES {values} RETURNING code_key, id"
+        );
+        let mut query = sqlx::query(&sql).bind(tenant.0);
+        for site in batch {
+            let code = site.code.ok_or_else(|| StorageError::Corrupt(String::from("a site without a code")))?;
+            query = bind_details(query.bind(code.as_str()).bind(code.key()), site, now);
+        }
+        for row in conn.fetch_all(query).await? {
+            inserted.push((row.try_get(0)?, SiteId(row.try_get(1)?)));
+        }
+    }
+    Ok(inserted)
 }
 
 /// Replaces every value of a site but its code, its notes and its details (hazards, hours,
@@ -107,7 +141,7 @@ pub async fn update(
 }
 
 /// Binds, in this order, what insert and update share: parent, name, address, location,
-/// e-mail, telephone, area, channel, and the time of the change.
+/// e-mail, telephone, area, channel, and the time of the change (16 parameters).
 fn bind_details<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     site: &NewSite<'q>,
@@ -161,15 +195,21 @@ where
     row.map(|row| Ok(Timestamp::from_unix_micros(row.try_get(0)?))).transpose()
 }
 
-pub async fn add_hazard(conn: &mut AnyConnection, site: SiteId, hazard: &str) -> Result<(), StorageError> {
-    conn.execute(
-        sqlx::query(
-            "INSERT INTO site_hazards (site_id, hazard) VALUES ($1, $2) ON CONFLICT (site_id, hazard) DO NOTHING",
-        )
-        .bind(site.0)
-        .bind(hazard),
-    )
-    .await?;
+/// Adds hazards to sites, several to a statement; one already there is kept.
+pub async fn add_hazards(conn: &mut AnyConnection, hazards: &[(SiteId, &str)]) -> Result<(), StorageError> {
+    let per_statement = crate::bulk::items_per_statement(conn, 0, 2);
+    for batch in hazards.chunks(per_statement) {
+        let values: Vec<String> = (0..batch.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!(
+            "INSERT INTO site_hazards (site_id, hazard) VALUES {} ON CONFLICT (site_id, hazard) DO NOTHING",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (site, hazard) in batch {
+            query = query.bind(site.0).bind(*hazard);
+        }
+        conn.execute(query).await?;
+    }
     Ok(())
 }
 

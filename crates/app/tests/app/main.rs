@@ -12,6 +12,7 @@ use caretaker_storage::testing::TestDb;
 use caretaker_storage::{both_backends, users};
 use secrecy::{ExposeSecret, SecretString};
 
+mod import;
 mod mail;
 mod outbound;
 mod people;

@@ -19,6 +19,7 @@ both_backends!(
     user_emails_are_unique_per_tenant_case_insensitively,
     ping_answers_while_the_database_does,
     a_nullable_float_binds_after_a_null_on_the_same_statement,
+    sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists,
 );
 
 async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
@@ -191,4 +192,78 @@ async fn a_nullable_float_binds_after_a_null_on_the_same_statement(t: TestDb) {
     assert_eq!(stored.latitude, Some(-1.5e-7));
     assert_eq!(sites::get(&mut tx, tenant.id, "a").await.unwrap().unwrap().latitude, None);
     tx.commit().await.unwrap();
+}
+
+/// The import's set-at-a-time statements: more rows than one statement takes (SQLite binds
+/// few parameters a statement), NULL and non-NULL floats in one statement, every id
+/// returned, a taken code refusing its statement, lookups of stored and missing keys.
+async fn sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists(t: TestDb) {
+    use caretaker_domain::matrix::{MatrixType, ReferenceGroup};
+    use caretaker_domain::site::SiteCode;
+    use caretaker_storage::sites::{self, NewSite};
+    use caretaker_storage::{bulk, reference_data};
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let tenant = tenants::insert(&mut tx, &name("Bulk"), now).await.unwrap();
+    let root_code = SiteCode::parse("Root").unwrap();
+    let root =
+        sites::insert(&mut tx, tenant.id, &NewSite { code: Some(&root_code), name: "r", ..NewSite::default() }, now)
+            .await
+            .unwrap();
+    let codes: Vec<SiteCode> = (0..700).map(|i| SiteCode::parse(&format!("Site-{i}")).unwrap()).collect();
+    let batch: Vec<NewSite<'_>> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, code)| NewSite {
+            code: Some(code),
+            parent: Some(root),
+            name: "x",
+            latitude: (i % 2 == 0).then_some(i as f64 / 100.0),
+            longitude: (i % 2 == 0).then_some(-1.5),
+            ..NewSite::default()
+        })
+        .collect();
+    let inserted = sites::insert_many(&mut tx, tenant.id, &batch, now).await.unwrap();
+    assert_eq!(inserted.len(), 700);
+    for (key, id) in &inserted {
+        assert_eq!(sites::id_by_code(&mut *tx, tenant.id, key).await.unwrap(), Some(*id), "{key}");
+    }
+    let stored = sites::get(&mut tx, tenant.id, "site-698").await.unwrap().unwrap();
+    assert_eq!((stored.latitude, stored.parent_code.as_deref()), (Some(6.98), Some("Root")));
+    assert_eq!(sites::get(&mut tx, tenant.id, "SITE-699").await.unwrap().unwrap().latitude, None);
+    sites::add_hazards(&mut tx, &[(root, "Asbestos"), (root, "Asbestos"), (inserted[0].1, "Asbestos")]).await.unwrap();
+
+    let mut keys: Vec<String> = (0..1200).map(|i| format!("site-{i}")).collect();
+    keys.push(String::from("root"));
+    let found = bulk::site_ids(&mut tx, tenant.id, &keys).await.unwrap();
+    assert_eq!(found.len(), 701);
+    assert_eq!(found.get("root"), Some(&root));
+    assert!(!found.contains_key("site-700"));
+
+    reference_data::insert_matrix_item(&mut tx, tenant.id, MatrixType::Asset, "01", "Fuel", None).await.unwrap();
+    reference_data::insert_reference_value(&mut tx, tenant.id, ReferenceGroup::HealthAndSafety, "Asbestos", 0)
+        .await
+        .unwrap();
+    let asked = [String::from("01"), String::from("02")];
+    let active = bulk::active_matrix_codes(&mut tx, tenant.id, MatrixType::Asset, &asked).await.unwrap();
+    assert_eq!(active.into_iter().collect::<Vec<_>>(), ["01"]);
+    let asked = [String::from("asbestos"), String::from("Asbestos"), String::from("lead")];
+    let active =
+        bulk::active_reference_keys(&mut tx, tenant.id, ReferenceGroup::HealthAndSafety, &asked).await.unwrap();
+    assert_eq!(active.into_iter().collect::<Vec<_>>(), ["asbestos"]);
+    tx.commit().await.unwrap();
+    assert_eq!(t.count("site_hazards").await, 2, "a hazard given twice is stored once");
+
+    // A taken code refuses its statement: none of its rows is written.
+    let mut tx = t.db.begin().await.unwrap();
+    let fresh = SiteCode::parse("Fresh").unwrap();
+    let taken = SiteCode::parse("SITE-5").unwrap();
+    let clash = [
+        NewSite { code: Some(&fresh), name: "x", ..NewSite::default() },
+        NewSite { code: Some(&taken), name: "x", ..NewSite::default() },
+    ];
+    let err = sites::insert_many(&mut tx, tenant.id, &clash, now).await.unwrap_err();
+    assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
+    tx.rollback().await.unwrap();
+    assert_eq!(t.count("sites").await, 701);
 }
