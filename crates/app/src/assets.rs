@@ -16,6 +16,7 @@ use caretaker_storage::{Conn, StorageError, bulk, sites};
 
 use crate::principal::Principal;
 use crate::{App, AppError, import};
+use caretaker_storage::visibility::{self, Scope};
 
 /// The units of `LifeSpan.Unit`.
 pub const LIFE_SPAN_UNITS: [&str; 3] = ["Days", "Months", "Years"];
@@ -115,17 +116,21 @@ fn missing<V>(known: &HashMap<String, V>, keys: impl Iterator<Item = String>) ->
 impl AssetLookups {
     async fn load(&mut self, conn: &mut Conn, by: &Principal, inputs: &[&AssetInput]) -> Result<(), StorageError> {
         let tenant = by.tenant;
-        self.sees_all_sites = by.sees_all_sites();
-        if self.sees_all_sites {
-            let keys = missing(
-                &self.sites,
-                inputs.iter().map(|i| i.site_code.trim()).filter(|c| !c.is_empty()).map(str::to_ascii_lowercase),
-            );
-            let found = bulk::site_ids(conn, tenant, &keys).await?;
-            for key in keys {
-                let id = found.get(&key).copied();
-                self.sites.insert(key, id);
-            }
+        // Sites outside the caller's access are looked up as missing.
+        let visible = match by.scope() {
+            Scope::All => None,
+            Scope::Granted { user } => Some(visibility::granted_site_ids(conn, tenant, user).await?),
+            Scope::Contractor { .. } | Scope::Own { .. } => Some(Default::default()),
+        };
+        self.sees_all_sites = true;
+        let keys = missing(
+            &self.sites,
+            inputs.iter().map(|i| i.site_code.trim()).filter(|c| !c.is_empty()).map(str::to_ascii_lowercase),
+        );
+        let found = bulk::site_ids(conn, tenant, &keys).await?;
+        for key in keys {
+            let id = found.get(&key).copied().filter(|id| visible.as_ref().is_none_or(|v| v.contains(&id.0)));
+            self.sites.insert(key, id);
         }
         let codes = missing(
             &self.matrix_codes,
@@ -451,11 +456,19 @@ pub async fn get(
     by: &Authorized<'_, can::AssetsRead, Principal>,
     identifier: &str,
 ) -> Result<Asset, AppError> {
-    if !by.principal().sees_all_sites() {
-        return Err(AppError::NotFound);
-    }
+    let by = by.principal();
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    assets::get(&mut conn, by.principal().tenant, identifier).await?.ok_or(AppError::NotFound)
+    let asset = assets::get(&mut conn, by.tenant, identifier).await?.ok_or(AppError::NotFound)?;
+    let visible = match by.scope() {
+        Scope::All => true,
+        Scope::Granted { user } => {
+            let site = sites::id_by_code(&mut *conn, by.tenant, &asset.site_code).await?;
+            let granted = visibility::granted_site_ids(&mut conn, by.tenant, user).await?;
+            site.is_some_and(|s| granted.contains(&s.0))
+        }
+        Scope::Contractor { .. } | Scope::Own { .. } => false,
+    };
+    if visible { Ok(asset) } else { Err(AppError::NotFound) }
 }
 
 /// A page of the assets the caller may see, optionally of one site.
@@ -466,17 +479,41 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<Asset>, Option<String>), AppError> {
-    let tenant = by.principal().tenant;
-    if !by.principal().sees_all_sites() {
-        return Ok((Vec::new(), None));
-    }
+    let by = by.principal();
+    let tenant = by.tenant;
+    let limit = limit.clamp(1, 200);
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    let granted = match by.scope() {
+        Scope::All => None,
+        Scope::Granted { user } => Some(visibility::granted_site_ids(&mut conn, tenant, user).await?),
+        Scope::Contractor { .. } | Scope::Own { .. } => return Ok((Vec::new(), None)),
+    };
     let site = match site_code {
-        Some(code) => match sites::id_by_code(app.db.read(), tenant, code).await? {
-            Some(site) => Some(site),
-            None => return Ok((Vec::new(), None)),
+        Some(code) => match sites::id_by_code(&mut *conn, tenant, code).await? {
+            Some(site) if granted.as_ref().is_none_or(|g| g.contains(&site.0)) => Some(site),
+            _ => return Ok((Vec::new(), None)),
         },
         None => None,
     };
-    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    Ok(assets::page(&mut conn, tenant, site, after, limit.clamp(1, 200)).await?)
+    if granted.is_none() || site.is_some() {
+        return Ok(assets::page(&mut conn, tenant, site, after, limit).await?);
+    }
+    // Explicit access without a site: page through the tenant's assets keeping those at
+    // granted sites (at most ten pages read per call; a cursor follows a short page).
+    let codes = visibility::granted_site_keys(&mut conn, tenant, by.user.map_or(0, |u| u.0)).await?;
+    let mut kept = Vec::new();
+    let mut cursor = after.map(str::to_owned);
+    for _ in 0..10 {
+        let (page, next) = assets::page(&mut conn, tenant, None, cursor.as_deref(), limit).await?;
+        kept.extend(page.into_iter().filter(|a| codes.contains(&a.site_code.to_ascii_lowercase())));
+        cursor = next;
+        if kept.len() as i64 >= limit || cursor.is_none() {
+            break;
+        }
+    }
+    if kept.len() as i64 > limit {
+        kept.truncate(usize::try_from(limit).unwrap_or(0));
+        cursor = kept.last().map(|a| a.identifier.clone());
+    }
+    Ok((kept, cursor))
 }

@@ -594,10 +594,12 @@ impl<'r> import::Importer<'r> for SiteImport {
 /// The stored site `code` for a change by `by`, in the caller's transaction; NotFound when
 /// unknown or not visible to the caller.
 async fn visible_site(conn: &mut Conn, by: &Principal, code: &str) -> Result<Site, AppError> {
-    if !by.sees_all_sites() {
-        return Err(AppError::NotFound);
+    let site = sites::get(conn, by.tenant, code).await?.ok_or(AppError::NotFound)?;
+    if visibility::site_visible(conn, by.tenant, by.scope(), site.id.0).await? {
+        Ok(site)
+    } else {
+        Err(AppError::NotFound)
     }
-    sites::get(conn, by.tenant, code).await?.ok_or(AppError::NotFound)
 }
 
 /// Edit Site: the same rules as create, but the SiteCode cannot change and the site cannot

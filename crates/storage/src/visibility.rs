@@ -163,3 +163,22 @@ pub async fn granted_site_ids(
         .await?;
     rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
 }
+
+/// The code keys (ASCII lowercased codes) of the sites [`granted_site_ids`] names.
+pub async fn granted_site_keys(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    user: i64,
+) -> Result<std::collections::HashSet<String>, StorageError> {
+    let rows = conn
+        .fetch_all(
+            sqlx::query(&format!(
+                "WITH RECURSIVE {} SELECT s.code_key FROM sites s WHERE s.id IN (SELECT id FROM granted)",
+                granted_sites_cte("$1", "$2")
+            ))
+            .bind(user)
+            .bind(tenant.0),
+        )
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+}

@@ -291,6 +291,34 @@ async fn sites_follow_explicit_site_access(t: TestDb) {
     assert_eq!(sites::get(&w.app, &read("mgmt_s1"), "s1a").await.unwrap().code, "S1A");
     assert!(matches!(sites::get(&w.app, &read("mgmt_s1"), "S2").await, Err(AppError::NotFound)));
     assert!(matches!(sites::get(&w.app, &read("con_c"), "S1").await, Err(AppError::NotFound)));
+
+    // Assets follow the same access: created only at sites one can see, read and listed so.
+    let asset_at = |site: &str| caretaker_app::assets::AssetInput {
+        site_code: site.into(),
+        matrix_code: "01-01".into(),
+        ..caretaker_app::assets::AssetInput::default()
+    };
+    let write = |name: &str| w.user(name).authorize::<can::AssetsWrite>().unwrap();
+    let at_s2 = caretaker_app::assets::create(&w.app, &write("mgmt_s2"), asset_at("S2")).await.unwrap();
+    let refused = caretaker_app::assets::create(&w.app, &write("mgmt_s2"), asset_at("S1")).await.unwrap_err();
+    let AppError::Invalid(rules) = refused else { panic!("{refused:?}") };
+    assert_eq!(rules.rules()[0].key, "BrokenRule_Asset_UnknownSite");
+    let at_s1a = caretaker_app::assets::create(&w.app, &write("mgmt_all"), asset_at("S1A")).await.unwrap();
+    let assets_read = |name: &str| w.user(name).authorize::<can::AssetsRead>().unwrap();
+    let ids =
+        |assets: Vec<caretaker_storage::assets::Asset>| assets.into_iter().map(|a| a.identifier).collect::<Vec<_>>();
+    let (mine, _) = caretaker_app::assets::list(&w.app, &assets_read("mgmt_s1"), None, None, 50).await.unwrap();
+    assert_eq!(ids(mine), [at_s1a.identifier.clone()]);
+    let (theirs, _) = caretaker_app::assets::list(&w.app, &assets_read("mgmt_s1"), Some("S2"), None, 50).await.unwrap();
+    assert!(theirs.is_empty());
+    let (everything, _) = caretaker_app::assets::list(&w.app, &assets_read("mgmt_all"), None, None, 50).await.unwrap();
+    assert_eq!(everything.len(), 2);
+    let read_s2 = caretaker_app::assets::get(&w.app, &assets_read("mgmt_s1"), &at_s2.identifier).await;
+    assert!(matches!(read_s2, Err(AppError::NotFound)), "{read_s2:?}");
+    assert_eq!(
+        caretaker_app::assets::get(&w.app, &assets_read("mgmt_s2"), &at_s2.identifier).await.unwrap().site_code,
+        "S2"
+    );
 }
 
 async fn each_event_reaches_exactly_its_recipients_signed(t: TestDb) {
