@@ -308,7 +308,7 @@ async fn sites_follow_explicit_site_access(t: TestDb) {
     let ids =
         |assets: Vec<caretaker_storage::assets::Asset>| assets.into_iter().map(|a| a.identifier).collect::<Vec<_>>();
     let (mine, _) = caretaker_app::assets::list(&w.app, &assets_read("mgmt_s1"), None, None, 50).await.unwrap();
-    assert_eq!(ids(mine), [at_s1a.identifier.clone()]);
+    assert_eq!(ids(mine), std::slice::from_ref(&at_s1a.identifier));
     let (theirs, _) = caretaker_app::assets::list(&w.app, &assets_read("mgmt_s1"), Some("S2"), None, 50).await.unwrap();
     assert!(theirs.is_empty());
     let (everything, _) = caretaker_app::assets::list(&w.app, &assets_read("mgmt_all"), None, None, 50).await.unwrap();
