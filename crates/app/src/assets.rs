@@ -89,9 +89,8 @@ pub async fn create(
 /// what the whole file needs before it writes.
 #[derive(Default)]
 struct AssetLookups {
-    /// Whether the caller sees every site (otherwise no site is found).
-    sees_all_sites: bool,
-    /// By code key (trimmed, ASCII lowercased).
+    /// By code key (trimmed, ASCII lowercased); `None` also for a site outside the caller's
+    /// access.
     sites: HashMap<String, Option<SiteId>>,
     matrix_codes: HashMap<String, bool>,
     fields: HashMap<String, Vec<CustomField>>,
@@ -122,7 +121,6 @@ impl AssetLookups {
             Scope::Granted { user } => Some(visibility::granted_site_ids(conn, tenant, user).await?),
             Scope::Contractor { .. } | Scope::Own { .. } => Some(Default::default()),
         };
-        self.sees_all_sites = true;
         let keys = missing(
             &self.sites,
             inputs.iter().map(|i| i.site_code.trim()).filter(|c| !c.is_empty()).map(str::to_ascii_lowercase),
@@ -301,11 +299,7 @@ fn check_asset<'a>(input: &'a AssetInput, lookups: &AssetLookups) -> Result<Chec
         check.push(rule("MissingSiteCode", "SiteCode is required"));
         None
     } else {
-        let found = if lookups.sees_all_sites {
-            lookups.sites.get(&input.site_code.trim().to_ascii_lowercase()).copied().flatten()
-        } else {
-            None
-        };
+        let found = lookups.sites.get(&input.site_code.trim().to_ascii_lowercase()).copied().flatten();
         if found.is_none() {
             check.push(rule("UnknownSite", format!("No site has the code {:?}", input.site_code.trim())));
         }

@@ -57,12 +57,6 @@ impl Principal {
         }
     }
 
-    /// Whether every site of the tenant is visible (Management and Site users with access
-    /// to all sites, and the operator). Contractor users see sites through their tasks.
-    pub fn sees_all_sites(&self) -> bool {
-        self.user_type != UserType::Contractor && self.site_access == "all"
-    }
-
     /// The tasks (and sites) this principal may see: Contractor users those of their
     /// contractor tree, others those of the sites they can access; everyone the tasks they
     /// raised.

@@ -747,18 +747,9 @@ pub async fn working_hours(
         Scope::All => Ok(sites::working_hours(app.db.read(), by.tenant).await?),
         Scope::Granted { user } => {
             let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-            let visible = visibility::granted_site_ids(&mut conn, by.tenant, user).await?;
-            let mut hours = Vec::new();
-            for entry in sites::working_hours(&mut *conn, by.tenant).await? {
-                let visible_site = match sites::id_by_code(&mut *conn, by.tenant, &entry.0).await? {
-                    Some(id) => visible.contains(&id.0),
-                    None => false,
-                };
-                if visible_site {
-                    hours.push(entry);
-                }
-            }
-            Ok(hours)
+            let visible = visibility::granted_site_keys(&mut conn, by.tenant, user).await?;
+            let hours = sites::working_hours(&mut *conn, by.tenant).await?;
+            Ok(hours.into_iter().filter(|(code, ..)| visible.contains(&code.to_ascii_lowercase())).collect())
         }
         Scope::Contractor { .. } | Scope::Own { .. } => Ok(Vec::new()),
     }

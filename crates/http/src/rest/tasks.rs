@@ -6,17 +6,18 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use caretaker_app::task_json::TaskJson;
 use caretaker_app::tasks::{self, Dispatch, ListFilter, Raised, StatusChange, TaskDetail, TaskInput};
 use caretaker_domain::access::{Holder, can};
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::Workflow;
-use caretaker_storage::tasks::{HistoryEntry, Note, Task};
+use caretaker_storage::tasks::{HistoryEntry, Note};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
-use crate::rest::common::{CustomFieldIn, CustomFieldOut, bad_query, missing};
+use crate::rest::common::{Created, CustomFieldIn, bad_query, missing};
 use crate::rest::json::{ApiJson, OptionalJson};
 
 /// `Relate` of Create Task: link the new task to an existing one.
@@ -66,83 +67,6 @@ impl From<CreateTask> for TaskInput {
             is_asset_available: body.is_asset_available,
             custom_fields: crate::rest::common::answers(body.custom_fields),
             relate: body.relate.map(|r| (text(r.kind), text(r.reference))),
-        }
-    }
-}
-
-/// `Relate` as shown.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RelateOut {
-    #[serde(rename = "Type")]
-    kind: String,
-    reference: String,
-}
-
-/// A task as the REST API shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TaskOut {
-    reference: String,
-    external_identifier: Option<String>,
-    initiator_name: String,
-    site_code: String,
-    description: String,
-    defect_source: Option<String>,
-    matrix_item_code: String,
-    chargeability: Option<String>,
-    workflow: String,
-    status: String,
-    status_type: &'static str,
-    supplier: Option<String>,
-    service_level: Option<String>,
-    #[serde(rename = "RespondByUtc")]
-    respond_by_utc: Option<String>,
-    #[serde(rename = "CompleteByUtc")]
-    complete_by_utc: Option<String>,
-    assets: Vec<String>,
-    is_asset_available: Option<bool>,
-    custom_fields: Vec<CustomFieldOut>,
-    relate: Option<RelateOut>,
-    #[serde(rename = "CreatedAtUtc")]
-    created_at_utc: String,
-    #[serde(rename = "UpdatedAtUtc")]
-    updated_at_utc: String,
-    version: i64,
-}
-
-fn time(t: Option<Timestamp>) -> Option<String> {
-    t.map(Timestamp::to_rfc3339)
-}
-
-impl From<Task> for TaskOut {
-    fn from(t: Task) -> Self {
-        TaskOut {
-            reference: t.reference,
-            external_identifier: t.external_identifier,
-            initiator_name: t.initiator_name,
-            site_code: t.site_code,
-            description: t.description,
-            defect_source: t.defect_source,
-            matrix_item_code: t.matrix_code,
-            chargeability: t.chargeability,
-            workflow: t.workflow,
-            status: t.status,
-            status_type: t.status_type.name(),
-            supplier: t.supplier,
-            service_level: t.service_level,
-            respond_by_utc: time(t.respond_by),
-            complete_by_utc: time(t.complete_by),
-            assets: t.assets,
-            is_asset_available: t.is_asset_available,
-            custom_fields: crate::rest::common::answers_out(t.custom_fields),
-            relate: match (t.relation, t.related_reference) {
-                (Some(kind), Some(reference)) => Some(RelateOut { kind, reference }),
-                _ => None,
-            },
-            created_at_utc: t.created_at.to_rfc3339(),
-            updated_at_utc: t.updated_at.to_rfc3339(),
-            version: t.version,
         }
     }
 }
@@ -202,7 +126,7 @@ impl From<HistoryEntry> for HistoryOut {
             actor: h.actor,
             from_status: h.from_status,
             to_status: h.to_status,
-            status_change_date_time_utc: time(h.status_date),
+            status_change_date_time_utc: h.status_date.map(Timestamp::to_rfc3339),
             detail: h.detail,
         }
     }
@@ -213,7 +137,7 @@ impl From<HistoryEntry> for HistoryOut {
 #[serde(rename_all = "PascalCase")]
 pub struct TaskDetailOut {
     #[serde(flatten)]
-    task: TaskOut,
+    task: TaskJson,
     next_statuses: Vec<String>,
     notes: Vec<NoteOut>,
     history: Vec<HistoryOut>,
@@ -231,36 +155,32 @@ impl From<TaskDetail> for TaskDetailOut {
     }
 }
 
-/// A body with `"Messages": null`, as Urgent answers creates and updates.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct WithMessages<T> {
-    #[serde(flatten)]
-    item: T,
-    messages: Option<()>,
+/// The item with `"Messages": null`, as Urgent answers creates and updates.
+fn answer<T: Serialize>(status: StatusCode, item: T) -> Response {
+    (status, Json(Created { item, messages: None })).into_response()
 }
 
-fn answer<T: Serialize>(status: StatusCode, item: T) -> Response {
-    (status, Json(WithMessages { item, messages: None })).into_response()
+/// The permission's 403 as a response, for handlers that answer `Result<Response, Response>`
+/// (the permission is proved before the body is looked at).
+fn refused(permission: &str) -> Response {
+    missing(permission).into_response()
+}
+
+fn failed(err: caretaker_app::AppError) -> Response {
+    ApiError(err).into_response()
 }
 
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
     body: Result<ApiJson<CreateTask>, Response>,
-) -> Response {
-    let Some(proof) = caller.principal.authorize::<can::TasksCreate>() else {
-        return missing("tasks.create").into_response();
-    };
-    let ApiJson(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return rejection,
-    };
-    match tasks::raise(&state.app, &proof, body.into()).await {
-        Ok(Raised::Created(task)) => answer(StatusCode::CREATED, TaskOut::from(task)),
-        Ok(Raised::Existing(task)) => answer(StatusCode::OK, TaskOut::from(task)),
-        Err(err) => ApiError(err).into_response(),
-    }
+) -> Result<Response, Response> {
+    let proof = caller.principal.authorize::<can::TasksCreate>().ok_or_else(|| refused("tasks.create"))?;
+    let ApiJson(body) = body?;
+    Ok(match tasks::raise(&state.app, &proof, body.into()).await.map_err(failed)? {
+        Raised::Created(task) => answer(StatusCode::CREATED, TaskJson::from(task)),
+        Raised::Existing(task) => answer(StatusCode::OK, TaskJson::from(task)),
+    })
 }
 
 pub async fn read(
@@ -298,7 +218,7 @@ pub struct TaskQuery {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskPage {
-    items: Vec<TaskOut>,
+    items: Vec<TaskJson>,
     next_cursor: Option<String>,
 }
 
@@ -323,7 +243,7 @@ pub async fn list(
     };
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
     let (tasks, next_cursor) = tasks::list(&state.app, &proof, &filter, cursor, limit).await?;
-    Ok(Json(TaskPage { items: tasks.into_iter().map(TaskOut::from).collect(), next_cursor }))
+    Ok(Json(TaskPage { items: tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))
 }
 
 /// Change Status body.
@@ -344,14 +264,9 @@ pub async fn change_status(
     Caller(caller): Caller,
     Path((_, reference)): Path<(String, String)>,
     body: Result<ApiJson<ChangeStatusIn>, Response>,
-) -> Response {
-    let Some(proof) = caller.principal.authorize::<can::TasksUpdate>() else {
-        return missing("tasks.update").into_response();
-    };
-    let ApiJson(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return rejection,
-    };
+) -> Result<Response, Response> {
+    let proof = caller.principal.authorize::<can::TasksUpdate>().ok_or_else(|| refused("tasks.update"))?;
+    let ApiJson(body) = body?;
     let change = StatusChange {
         status: body.status.unwrap_or_default(),
         note: body.note,
@@ -360,10 +275,8 @@ pub async fn change_status(
         resolution_remedy: body.resolution_remedy_code,
         version: body.version,
     };
-    match tasks::change_status(&state.app, &proof, &reference, change).await {
-        Ok(detail) => answer(StatusCode::OK, TaskDetailOut::from(detail)),
-        Err(err) => ApiError(err).into_response(),
-    }
+    let detail = tasks::change_status(&state.app, &proof, &reference, change).await.map_err(failed)?;
+    Ok(answer(StatusCode::OK, TaskDetailOut::from(detail)))
 }
 
 /// A note's body (`Note` accepted for `Text`).
@@ -379,18 +292,13 @@ pub async fn add_note(
     Caller(caller): Caller,
     Path((_, reference)): Path<(String, String)>,
     body: Result<ApiJson<NoteIn>, Response>,
-) -> Response {
-    let Some(proof) = caller.principal.authorize::<can::TasksUpdate>() else {
-        return missing("tasks.update").into_response();
-    };
-    let ApiJson(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return rejection,
-    };
-    match tasks::add_note(&state.app, &proof, &reference, body.text.as_deref().unwrap_or_default()).await {
-        Ok(note) => answer(StatusCode::CREATED, NoteOut::from(note)),
-        Err(err) => ApiError(err).into_response(),
-    }
+) -> Result<Response, Response> {
+    let proof = caller.principal.authorize::<can::TasksUpdate>().ok_or_else(|| refused("tasks.update"))?;
+    let ApiJson(body) = body?;
+    let note = tasks::add_note(&state.app, &proof, &reference, body.text.as_deref().unwrap_or_default())
+        .await
+        .map_err(failed)?;
+    Ok(answer(StatusCode::CREATED, NoteOut::from(note)))
 }
 
 pub async fn chase(
@@ -398,18 +306,12 @@ pub async fn chase(
     Caller(caller): Caller,
     Path((_, reference)): Path<(String, String)>,
     body: Result<OptionalJson<NoteIn>, Response>,
-) -> Response {
-    let Some(proof) = caller.principal.authorize::<can::TasksUpdate>() else {
-        return missing("tasks.update").into_response();
-    };
-    let OptionalJson(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return rejection,
-    };
-    match tasks::chase(&state.app, &proof, &reference, body.text.as_deref().unwrap_or_default()).await {
-        Ok(note) => answer(StatusCode::CREATED, NoteOut::from(note)),
-        Err(err) => ApiError(err).into_response(),
-    }
+) -> Result<Response, Response> {
+    let proof = caller.principal.authorize::<can::TasksUpdate>().ok_or_else(|| refused("tasks.update"))?;
+    let OptionalJson(body) = body?;
+    let note =
+        tasks::chase(&state.app, &proof, &reference, body.text.as_deref().unwrap_or_default()).await.map_err(failed)?;
+    Ok(answer(StatusCode::CREATED, NoteOut::from(note)))
 }
 
 /// Dispatch body: the contractor's code and, optionally, a service level.
@@ -425,19 +327,12 @@ pub async fn dispatch(
     Caller(caller): Caller,
     Path((_, reference)): Path<(String, String)>,
     body: Result<ApiJson<DispatchIn>, Response>,
-) -> Response {
-    let Some(proof) = caller.principal.authorize::<can::TasksDispatch>() else {
-        return missing("tasks.dispatch").into_response();
-    };
-    let ApiJson(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return rejection,
-    };
+) -> Result<Response, Response> {
+    let proof = caller.principal.authorize::<can::TasksDispatch>().ok_or_else(|| refused("tasks.dispatch"))?;
+    let ApiJson(body) = body?;
     let request = Dispatch { supplier: body.supplier.unwrap_or_default(), service_level: body.service_level };
-    match tasks::dispatch(&state.app, &proof, &reference, request).await {
-        Ok(detail) => answer(StatusCode::OK, TaskDetailOut::from(detail)),
-        Err(err) => ApiError(err).into_response(),
-    }
+    let detail = tasks::dispatch(&state.app, &proof, &reference, request).await.map_err(failed)?;
+    Ok(answer(StatusCode::OK, TaskDetailOut::from(detail)))
 }
 
 /// A status of a workflow, as the Urgent workflow read shows it.
