@@ -634,7 +634,14 @@ async fn try_change_status(
     }
     check.finish().map_err(AppError::Invalid)?;
     let Some(to) = to else { return Err(AppError::internal("status checks passed without a status")) };
-    let changed = Change { version: Some(task.version), status: Some(to.id), ..Change::default() };
+    // Pinned to the Version the caller sent, or else to the status the change was checked
+    // against (notes and chases in between do not make it stale).
+    let changed = Change {
+        version: change.version.map(|_| task.version),
+        from_status: Some(task.status_id),
+        status: Some(to.id),
+        ..Change::default()
+    };
     if !tasks::change(&mut tx, task.id, &changed, now).await? {
         return Ok(None);
     }
@@ -830,6 +837,7 @@ async fn try_dispatch(
     let target = workflow.dispatched().filter(|s| s.id != task.status_id);
     let changed = Change {
         version: Some(task.version),
+        from_status: None,
         status: target.map(|s| s.id),
         contractor: Some(contractor.id.0),
         service_level: level.as_ref().map(|l| l.id),

@@ -565,6 +565,9 @@ pub async fn add_note(
 pub struct Change {
     /// `None`: whatever the version (notes and chases never collide).
     pub version: Option<i64>,
+    /// Only if the task is still in this status (what an unpinned change was checked
+    /// against: a note in between does not matter, another status change does).
+    pub from_status: Option<i64>,
     pub status: Option<i64>,
     pub contractor: Option<i64>,
     pub service_level: Option<i64>,
@@ -589,7 +592,7 @@ pub async fn change(
                     service_level_id = COALESCE($5, service_level_id), respond_by = COALESCE($7, respond_by),
                     complete_by = COALESCE($8, complete_by), version = version + 1,
                     updated_at = CASE WHEN updated_at >= $6 THEN updated_at + 1 ELSE $6 END
-                 WHERE id = $1 AND ($2 IS NULL OR version = $2)",
+                 WHERE id = $1 AND ($2 IS NULL OR version = $2) AND ($9 IS NULL OR status_id = $9)",
             )
             .bind(task)
             .bind(change.version)
@@ -598,7 +601,8 @@ pub async fn change(
             .bind(change.service_level)
             .bind(now.unix_micros())
             .bind(due(|d| d.0))
-            .bind(due(|d| d.1)),
+            .bind(due(|d| d.1))
+            .bind(change.from_status),
         )
         .await?;
     Ok(done.rows_affected() == 1)
