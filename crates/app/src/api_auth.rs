@@ -159,7 +159,7 @@ impl ApiAuthenticator {
         let timestamp_text = std::str::from_utf8(timestamp_bytes).unwrap_or_default();
         let token = authorization.token;
 
-        let stamp = credentials::stamp(app.db.read(), token).await?;
+        let stamp = credentials::stamp(&app.db, token).await?;
         let window = stamp.as_ref().map_or(DEFAULT_SKEW_SECONDS, |s| s.clock_skew_seconds);
         if (now.unix_micros() - timestamp.unix_micros()).abs() > window.saturating_mul(1_000_000) {
             return Err(ApiAuthError::Skew { window, server_time: tcn::format_timestamp(now) });

@@ -447,9 +447,12 @@ pub async fn get(
     if TaskNumber::parse(reference).is_none() {
         return Err(AppError::NotFound);
     }
+    let task = tasks::get(&app.db, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)?;
+    let notes = tasks::notes(&app.db, task.id).await?;
+    let history = tasks::history(&app.db, task.id).await?;
     let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    let task = tasks::get(&mut conn, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)?;
-    detail(&mut conn, by, task).await
+    let workflow = workflows::get(&mut conn, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
+    Ok(TaskDetail { task, notes, history, workflow })
 }
 
 async fn detail(conn: &mut Conn, by: &Principal, task: Task) -> Result<TaskDetail, AppError> {
@@ -514,9 +517,8 @@ pub async fn list(
         updated_since,
         external_identifier: given(&filter.external_identifier),
     };
-    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
     let (tasks, next) =
-        tasks::page(&mut conn, by.tenant, by.scope(), &task_filter, cursor, limit.clamp(1, 200), app.clock.now())
+        tasks::page(&app.db, by.tenant, by.scope(), &task_filter, cursor, limit.clamp(1, 200), app.clock.now())
             .await?;
     Ok((tasks, next.map(|c| c.encode())))
 }

@@ -6,6 +6,7 @@ use caretaker_domain::user::UserId;
 use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
 
 use crate::StorageError;
+use crate::read::{Bind, Reader, Sql};
 
 /// A credential's database identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -229,42 +230,37 @@ pub struct Stamp {
     pub max_credential_age_days: Option<i64>,
 }
 
-pub async fn stamp<'c, E>(executor: E, token: &str) -> Result<Option<Stamp>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_optional(
-            sqlx::query(
-                "SELECT c.id, c.tenant_id, t.name AS tenant_name, c.user_id, c.version, u.access_version, u.status,
-                        c.created_at, c.expires_at, c.revoked_at, t.clock_skew_seconds, t.require_strict_signing,
-                        t.max_credential_age_days
-                 FROM api_credentials c
-                 JOIN users u ON u.id = c.user_id
-                 JOIN tenants t ON t.id = c.tenant_id
-                 WHERE c.token = $1",
-            )
-            .bind(token),
-        )
-        .await?;
-    row.map(|row| {
-        Ok(Stamp {
-            credential: CredentialId(row.try_get("id")?),
-            tenant: TenantId(row.try_get("tenant_id")?),
-            tenant_name: row.try_get("tenant_name")?,
-            user: UserId(row.try_get("user_id")?),
-            version: row.try_get("version")?,
-            access_version: row.try_get("access_version")?,
-            user_active: row.try_get::<String, _>("status")? == "Active",
-            created_at: Timestamp::from_unix_micros(row.try_get("created_at")?),
-            expires_at: ts(&row, "expires_at")?,
-            revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-            clock_skew_seconds: row.try_get("clock_skew_seconds")?,
-            require_strict_signing: row.try_get::<i64, _>("require_strict_signing")? != 0,
-            max_credential_age_days: row.try_get("max_credential_age_days")?,
+pub async fn stamp<'r>(reader: impl Into<Reader<'r>>, token: &str) -> Result<Option<Stamp>, StorageError> {
+    let sql = Sql::new(
+        "SELECT c.id, c.tenant_id, t.name AS tenant_name, c.user_id, c.version, u.access_version, u.status,
+                c.created_at, c.expires_at, c.revoked_at, t.clock_skew_seconds, t.require_strict_signing,
+                t.max_credential_age_days
+         FROM api_credentials c
+         JOIN users u ON u.id = c.user_id
+         JOIN tenants t ON t.id = c.tenant_id
+         WHERE c.token = $1",
+    )
+    .bind(Bind::Text(token.to_owned()));
+    reader
+        .into()
+        .first(&sql, |row| {
+            Ok(Stamp {
+                credential: CredentialId(row.int(0)?),
+                tenant: TenantId(row.int(1)?),
+                tenant_name: row.text(2)?,
+                user: UserId(row.int(3)?),
+                version: row.int(4)?,
+                access_version: row.int(5)?,
+                user_active: row.text(6)? == "Active",
+                created_at: Timestamp::from_unix_micros(row.int(7)?),
+                expires_at: row.opt_int(8)?.map(Timestamp::from_unix_micros),
+                revoked: row.opt_int(9)?.is_some(),
+                clock_skew_seconds: row.int(10)?,
+                require_strict_signing: row.int(11)? != 0,
+                max_credential_age_days: row.opt_int(12)?,
+            })
         })
-    })
-    .transpose()
+        .await
 }
 
 /// Records a use (at most about once a minute per credential; the caller decides).

@@ -2,7 +2,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::StorageError;
+use crate::read::{SqliteReaders, sqlite_file};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
 
@@ -50,6 +53,8 @@ pub struct Db {
     backend: Backend,
     write: AnyPool,
     read: AnyPool,
+    /// SQLite: the connections the hot reads run on (see `read.rs`).
+    fast: Option<Arc<SqliteReaders>>,
 }
 
 impl Db {
@@ -65,7 +70,8 @@ impl Db {
                 let cores = std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2));
                 let readers = options.max_connections.clamp(1, (2 * cores).max(4));
                 let read = sqlite_pool(url, readers, options, true).await?;
-                Ok(Self { backend, write, read })
+                let fast = sqlite_file(url).map(|path| Arc::new(SqliteReaders::new(&path)));
+                Ok(Self { backend, write, read, fast })
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(url)
@@ -77,7 +83,7 @@ impl Db {
                     .acquire_timeout(options.acquire_timeout)
                     .test_before_acquire(true)
                     .connect_lazy_with(connect);
-                Ok(Self { backend, write: pool.clone(), read: pool })
+                Ok(Self { backend, write: pool.clone(), read: pool, fast: None })
             }
         }
     }
@@ -94,6 +100,11 @@ impl Db {
     /// The pool for reads.
     pub fn read(&self) -> &AnyPool {
         &self.read
+    }
+
+    /// SQLite: the synchronous read-only connections of the hot reads.
+    pub(crate) fn sqlite_readers(&self) -> Option<&SqliteReaders> {
+        self.fast.as_deref()
     }
 
     /// Opens a write transaction.

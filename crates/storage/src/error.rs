@@ -14,7 +14,7 @@ pub enum StorageError {
     NotFound,
     /// The database does not answer (connection refused, pool timed out, closed).
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] DriverError),
     /// The database refused a value as data (e.g. a NUL character in text on PostgreSQL):
     /// the request's fault, not the server's.
     #[error("the database cannot store a value: {0}")]
@@ -23,7 +23,28 @@ pub enum StorageError {
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Other(#[source] sqlx::Error),
+    Other(#[source] DriverError),
+}
+
+/// The driver's own error (sqlx's, or rusqlite's on the fast SQLite readers).
+pub type DriverError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match &err {
+            rusqlite::Error::QueryReturnedNoRows => StorageError::NotFound,
+            rusqlite::Error::SqliteFailure(failure, _)
+                if matches!(
+                    failure.code,
+                    ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure
+                ) =>
+            {
+                StorageError::Unavailable(Box::new(err))
+            }
+            _ => StorageError::Other(Box::new(err)),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StorageError {
@@ -34,7 +55,7 @@ impl From<sqlx::Error> for StorageError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StorageError::Unavailable(err),
+            | sqlx::Error::WorkerCrashed => StorageError::Unavailable(Box::new(err)),
             sqlx::Error::Database(db) => {
                 let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
                 match db.kind() {
@@ -42,13 +63,13 @@ impl From<sqlx::Error> for StorageError {
                     ErrorKind::ForeignKeyViolation | ErrorKind::NotNullViolation | ErrorKind::CheckViolation => {
                         StorageError::Constraint(what)
                     }
-                    _ if is_connection_loss(db.code().as_deref()) => StorageError::Unavailable(err),
+                    _ if is_connection_loss(db.code().as_deref()) => StorageError::Unavailable(Box::new(err)),
                     // SQLSTATE class 22: data exceptions (bad characters, values out of range).
                     _ if db.code().is_some_and(|code| code.starts_with("22")) => StorageError::InvalidData(what),
-                    _ => StorageError::Other(err),
+                    _ => StorageError::Other(Box::new(err)),
                 }
             }
-            _ => StorageError::Other(err),
+            _ => StorageError::Other(Box::new(err)),
         }
     }
 }

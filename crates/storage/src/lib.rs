@@ -12,6 +12,7 @@
 mod db;
 mod error;
 mod migrate;
+mod read;
 
 pub mod assets;
 pub mod audit;
@@ -39,7 +40,8 @@ pub mod testing;
 pub use db::{Backend, Db, DbOptions, Savepoint, Tx};
 /// A connection (or, through `&mut tx`, a transaction) that storage functions run on.
 pub type Conn = sqlx::AnyConnection;
-pub use error::StorageError;
+pub use error::{DriverError, StorageError};
+pub use read::Reader;
 pub use migrate::{MIGRATIONS, Migration};
 
 /// A nullable float as text, for `CAST($n AS DOUBLE PRECISION)` in SQL. sqlx 0.8's `Any`

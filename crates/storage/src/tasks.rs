@@ -5,10 +5,10 @@
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{SiteChain, StatusType};
 use caretaker_domain::tenant::TenantId;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, AnyConnection, Executor, Row};
+use sqlx::{AnyConnection, Executor, Row};
 
 use crate::StorageError;
+use crate::read::{Bind, Columns, Reader, Sql};
 use crate::visibility::{Scope, contractor_tree_cte, granted_sites_cte};
 
 /// A task as stored, with the names of what it points at.
@@ -142,33 +142,6 @@ impl TaskCursor {
     }
 }
 
-/// A statement with numbered parameters, built piece by piece.
-#[derive(Default)]
-struct Sql {
-    text: String,
-    binds: Vec<Bind>,
-}
-
-enum Bind {
-    Int(i64),
-    Text(String),
-}
-
-impl Sql {
-    /// Records a parameter and returns its placeholder.
-    fn arg(&mut self, bind: Bind) -> String {
-        self.binds.push(bind);
-        format!("${}", self.binds.len())
-    }
-
-    fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
-        self.binds.iter().fold(sqlx::query(&self.text), |q, bind| match bind {
-            Bind::Int(v) => q.bind(*v),
-            Bind::Text(v) => q.bind(v.as_str()),
-        })
-    }
-}
-
 const SELECT: &str = "SELECT t.id, t.reference, t.external_identifier, t.request_hash, t.initiator_name, t.site_id,
         s.code AS site_code, t.description, t.defect_source, t.matrix_code, t.chargeability, t.workflow_id,
         w.name AS workflow, t.status_id, st.name AS status, st.status_type, t.contractor_id, c.code AS supplier,
@@ -183,45 +156,46 @@ const SELECT: &str = "SELECT t.id, t.reference, t.external_identifier, t.request
     LEFT JOIN service_levels sl ON sl.id = t.service_level_id
     LEFT JOIN tasks rt ON rt.id = t.related_task_id";
 
-fn from_row(row: &AnyRow) -> Result<Task, StorageError> {
-    let time = |c: &str| row.try_get::<Option<i64>, _>(c).map(|v| v.map(Timestamp::from_unix_micros));
-    let status_type: String = row.try_get("status_type")?;
-    let assets: String = row.try_get("assets")?;
-    let custom_fields: String = row.try_get("custom_fields")?;
+/// A row of [`SELECT`], by position (the columns in the order written there).
+fn from_row(row: &dyn Columns) -> Result<Task, StorageError> {
+    let time = |i: usize| row.opt_int(i).map(|v| v.map(Timestamp::from_unix_micros));
+    let status_type = row.text(15)?;
+    let assets = row.text(23)?;
+    let custom_fields = row.text(24)?;
     Ok(Task {
-        id: row.try_get("id")?,
-        reference: row.try_get("reference")?,
-        external_identifier: row.try_get("external_identifier")?,
-        request_hash: row.try_get("request_hash")?,
-        initiator_name: row.try_get("initiator_name")?,
-        site_id: row.try_get("site_id")?,
-        site_code: row.try_get("site_code")?,
-        description: row.try_get("description")?,
-        defect_source: row.try_get("defect_source")?,
-        matrix_code: row.try_get("matrix_code")?,
-        chargeability: row.try_get("chargeability")?,
-        workflow_id: row.try_get("workflow_id")?,
-        workflow: row.try_get("workflow")?,
-        status_id: row.try_get("status_id")?,
-        status: row.try_get("status")?,
+        id: row.int(0)?,
+        reference: row.text(1)?,
+        external_identifier: row.opt_text(2)?,
+        request_hash: row.opt_text(3)?,
+        initiator_name: row.text(4)?,
+        site_id: row.int(5)?,
+        site_code: row.text(6)?,
+        description: row.text(7)?,
+        defect_source: row.opt_text(8)?,
+        matrix_code: row.text(9)?,
+        chargeability: row.opt_text(10)?,
+        workflow_id: row.int(11)?,
+        workflow: row.text(12)?,
+        status_id: row.int(13)?,
+        status: row.text(14)?,
         status_type: StatusType::from_name(&status_type)
             .ok_or_else(|| StorageError::Corrupt(format!("status type {status_type:?}")))?,
-        contractor_id: row.try_get("contractor_id")?,
-        supplier: row.try_get("supplier")?,
-        service_level_id: row.try_get("service_level_id")?,
-        service_level: row.try_get("service_level")?,
-        respond_by: time("respond_by")?,
-        complete_by: time("complete_by")?,
-        is_asset_available: row.try_get::<Option<i64>, _>("is_asset_available")?.map(|v| v != 0),
+        contractor_id: row.opt_int(16)?,
+        supplier: row.opt_text(17)?,
+        service_level_id: row.opt_int(18)?,
+        service_level: row.opt_text(19)?,
+        respond_by: time(20)?,
+        complete_by: time(21)?,
+        is_asset_available: row.opt_int(22)?.map(|v| v != 0),
         assets: serde_json::from_str(&assets).map_err(|e| StorageError::Corrupt(format!("task assets: {e}")))?,
         custom_fields: serde_json::from_str(&custom_fields)
             .map_err(|e| StorageError::Corrupt(format!("task custom fields: {e}")))?,
-        relation: row.try_get("relation")?,
-        related_reference: row.try_get("related_reference")?,
-        created_by: row.try_get("created_by")?,
-        created_at: Timestamp::from_unix_micros(row.try_get("created_at")?),
-        updated_at: Timestamp::from_unix_micros(row.try_get("updated_at")?),
-        version: row.try_get("version")?,
+        relation: row.opt_text(25)?,
+        related_reference: row.opt_text(26)?,
+        created_by: row.opt_int(27)?,
+        created_at: Timestamp::from_unix_micros(row.int(28)?),
+        updated_at: Timestamp::from_unix_micros(row.int(29)?),
+        version: row.int(30)?,
     })
 }
 
@@ -316,9 +290,10 @@ fn with_cte(cte: Option<String>, statement: String) -> String {
     }
 }
 
-/// One task by reference (any case), if `scope` lets its holder see it.
-pub async fn get(
-    conn: &mut AnyConnection,
+/// One task by reference (any case), if `scope` lets its holder see it. On `&Db` it is read
+/// on the read side (SQLite's fast readers); on a transaction it sees the transaction's writes.
+pub async fn get<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     scope: Scope,
     reference: &str,
@@ -329,8 +304,7 @@ pub async fn get(
     let (cte, visible) = scope_condition(&mut sql, scope, &tenant);
     sql.text =
         with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant} AND t.reference = {reference} AND {visible}"));
-    let row = conn.fetch_optional(sql.query()).await?;
-    row.as_ref().map(from_row).transpose()
+    reader.into().first(&sql, from_row).await
 }
 
 /// The task the user created with that ExternalIdentifier, whoever may see it now.
@@ -351,13 +325,13 @@ pub async fn by_external_identifier(
             .bind(created_by),
         )
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(|row| from_row(row)).transpose()
 }
 
 /// A page of the tasks `scope` lets its holder see, newest change first (see
 /// [`TaskCursor`]); the cursor of the next page when there may be more.
-pub async fn page(
-    conn: &mut AnyConnection,
+pub async fn page<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     scope: Scope,
     filter: &TaskFilter<'_>,
@@ -365,11 +339,13 @@ pub async fn page(
     limit: i64,
     now: Timestamp,
 ) -> Result<(Vec<Task>, Option<TaskCursor>), StorageError> {
+    let mut reader = reader.into();
     let started = cursor.map_or(now.unix_micros(), |c| c.started);
     let mut tasks = Vec::new();
     if !cursor.is_some_and(|c| c.catching_up) {
-        let after = cursor.map(|c| (c.updated_at, c.id));
-        let rows = fetch_phase(conn, tenant, scope, filter, started, false, after, limit + 1).await?;
+        // (A cursor past the start, which this server never gives out, is held to it.)
+        let after = cursor.map(|c| (c.updated_at, c.id).min((started, i64::MAX)));
+        let rows = fetch_phase(reader.again(), tenant, scope, filter, started, false, after, limit + 1).await?;
         if rows.len() as i64 > limit {
             tasks.extend(rows.into_iter().take(usize::try_from(limit).unwrap_or(0)));
             let last = tasks.last().map(|t| (t.updated_at.unix_micros(), t.id)).unwrap_or_default();
@@ -379,11 +355,11 @@ pub async fn page(
     }
     // The walk has seen everything changed up to its start: now what changed since.
     let after = match cursor {
-        Some(c) if c.catching_up => (c.updated_at, c.id),
+        Some(c) if c.catching_up => (c.updated_at, c.id).max((started, i64::MAX)),
         _ => (started, i64::MAX),
     };
     let room = limit - tasks.len() as i64;
-    let rows = fetch_phase(conn, tenant, scope, filter, started, true, Some(after), room + 1).await?;
+    let rows = fetch_phase(reader.again(), tenant, scope, filter, started, true, Some(after), room + 1).await?;
     let more = rows.len() as i64 > room;
     tasks.extend(rows.into_iter().take(usize::try_from(room).unwrap_or(0)));
     let next = match tasks.last() {
@@ -397,7 +373,7 @@ pub async fn page(
 
 #[allow(clippy::too_many_arguments)]
 async fn fetch_phase(
-    conn: &mut AnyConnection,
+    mut reader: Reader<'_>,
     tenant: TenantId,
     scope: Scope,
     filter: &TaskFilter<'_>,
@@ -432,84 +408,77 @@ async fn fetch_phase(
     if let Some(external) = filter.external_identifier {
         conditions.push(format!("t.external_identifier = {}", sql.arg(Bind::Text(external.to_owned()))));
     }
-    let started = sql.arg(Bind::Int(started));
     let order = if catching_up {
-        conditions.push(format!("t.updated_at > {started}"));
-        if let Some((updated_at, id)) = after {
-            let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
-            conditions.push(format!("(t.updated_at, t.id) > ({u}, {i})"));
+        // The cursor's row was changed after the start, so it bounds the range alone (SQLite
+        // takes only one of two bounds on a column for the index range).
+        match after {
+            Some((updated_at, id)) => {
+                let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
+                conditions.push(format!("(t.updated_at, t.id) > ({u}, {i})"));
+            }
+            None => conditions.push(format!("t.updated_at > {}", sql.arg(Bind::Int(started)))),
         }
         "ORDER BY t.updated_at, t.id"
     } else {
-        conditions.push(format!("t.updated_at <= {started}"));
-        if let Some((updated_at, id)) = after {
-            let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
+        match after {
             // A row-value comparison: one index range on both backends (the OR form makes
-            // PostgreSQL read and drop every row before the cursor).
-            conditions.push(format!("(t.updated_at, t.id) < ({u}, {i})"));
+            // PostgreSQL read and drop every row before the cursor). The cursor's row was
+            // changed before the start, so it bounds the range alone: SQLite takes only one of
+            // two upper bounds on a column, and with `updated_at <= started` beside it read
+            // every row before the cursor (10,000 index entries 200 pages deep).
+            Some((updated_at, id)) => {
+                let (u, i) = (sql.arg(Bind::Int(updated_at)), sql.arg(Bind::Int(id)));
+                conditions.push(format!("(t.updated_at, t.id) < ({u}, {i})"));
+            }
+            None => conditions.push(format!("t.updated_at <= {}", sql.arg(Bind::Int(started)))),
         }
         "ORDER BY t.updated_at DESC, t.id DESC"
     };
     let limit = sql.arg(Bind::Int(limit));
     sql.text = with_cte(cte, format!("{SELECT} WHERE {} {order} LIMIT {limit}", conditions.join(" AND ")));
-    let rows = conn.fetch_all(sql.query()).await?;
-    rows.iter().map(from_row).collect()
+    reader.rows(&sql, from_row).await
 }
 
 /// Notes and chases of a task, oldest first.
-pub async fn notes<'c, E>(executor: E, task: i64) -> Result<Vec<Note>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let rows = executor
-        .fetch_all(
-            sqlx::query(
-                "SELECT id, kind, author_name, text, created_at FROM task_notes WHERE task_id = $1 ORDER BY id",
-            )
-            .bind(task),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
+pub async fn notes<'r>(reader: impl Into<Reader<'r>>, task: i64) -> Result<Vec<Note>, StorageError> {
+    let sql = Sql::new("SELECT id, kind, author_name, text, created_at FROM task_notes WHERE task_id = $1 ORDER BY id")
+        .bind(Bind::Int(task));
+    reader
+        .into()
+        .rows(&sql, |r| {
             Ok(Note {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                author: r.try_get(2)?,
-                text: r.try_get(3)?,
-                created_at: Timestamp::from_unix_micros(r.try_get(4)?),
+                id: r.int(0)?,
+                kind: r.text(1)?,
+                author: r.text(2)?,
+                text: r.text(3)?,
+                created_at: Timestamp::from_unix_micros(r.int(4)?),
             })
         })
-        .collect()
+        .await
 }
 
 /// A task's history, oldest first.
-pub async fn history<'c, E>(executor: E, task: i64) -> Result<Vec<HistoryEntry>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let rows = executor
-        .fetch_all(
-            sqlx::query(
-                "SELECT occurred_at, actor_id, actor_name, event, from_status, to_status, status_date, detail
-                 FROM task_history WHERE task_id = $1 ORDER BY id",
-            )
-            .bind(task),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
+pub async fn history<'r>(reader: impl Into<Reader<'r>>, task: i64) -> Result<Vec<HistoryEntry>, StorageError> {
+    let sql = Sql::new(
+        "SELECT occurred_at, actor_id, actor_name, event, from_status, to_status, status_date, detail
+         FROM task_history WHERE task_id = $1 ORDER BY id",
+    )
+    .bind(Bind::Int(task));
+    reader
+        .into()
+        .rows(&sql, |r| {
             Ok(HistoryEntry {
-                occurred_at: Timestamp::from_unix_micros(r.try_get(0)?),
-                actor_id: r.try_get(1)?,
-                actor: r.try_get(2)?,
-                event: r.try_get(3)?,
-                from_status: r.try_get(4)?,
-                to_status: r.try_get(5)?,
-                status_date: r.try_get::<Option<i64>, _>(6)?.map(Timestamp::from_unix_micros),
-                detail: r.try_get(7)?,
+                occurred_at: Timestamp::from_unix_micros(r.int(0)?),
+                actor_id: r.opt_int(1)?,
+                actor: r.text(2)?,
+                event: r.text(3)?,
+                from_status: r.opt_text(4)?,
+                to_status: r.opt_text(5)?,
+                status_date: r.opt_int(6)?.map(Timestamp::from_unix_micros),
+                detail: r.text(7)?,
             })
         })
-        .collect()
+        .await
 }
 
 pub async fn add_history(conn: &mut AnyConnection, task: i64, entry: &HistoryEntry) -> Result<(), StorageError> {

@@ -412,7 +412,7 @@ async fn status_buttons_move_the_task_and_an_invalid_move_shows_the_broken_rule(
         .assert_see_other(&format!("{here}?done=status%20changed"));
     let task = stored(&w, &t1).await;
     assert_eq!((task.status.as_str(), task.status_type), ("Accepted", StatusType::Open));
-    let notes = tasks::notes(w.t.db.read(), task.id).await.unwrap();
+    let notes = tasks::notes(&w.t.db, task.id).await.unwrap();
     assert_eq!(notes.iter().map(|n| (n.kind.as_str(), n.text.as_str())).collect::<Vec<_>>(), [("note", "On our way")]);
 
     // A stale form (the old version) is refused as a conflict.
@@ -428,7 +428,7 @@ async fn status_buttons_move_the_task_and_an_invalid_move_shows_the_broken_rule(
     c.submit(&format!("{here}/status"), &[("status", "On Site"), ("status_date", &typed)])
         .await
         .assert_see_other(&format!("{here}?done=status%20changed"));
-    let history = tasks::history(w.t.db.read(), task.id).await.unwrap();
+    let history = tasks::history(&w.t.db, task.id).await.unwrap();
     let last = history.last().unwrap();
     assert_eq!((last.from_status.as_deref(), last.to_status.as_deref()), (Some("Accepted"), Some("On Site")));
     assert_eq!(last.status_date.map(|d| d.to_rfc3339()[..16].to_owned()), Some(typed));
@@ -448,7 +448,7 @@ async fn status_buttons_move_the_task_and_an_invalid_move_shows_the_broken_rule(
     .await
     .assert_see_other(&format!("{here}?done=status%20changed"));
     assert_eq!(stored(&w, &t1).await.status, "Completed");
-    let history = tasks::history(w.t.db.read(), task.id).await.unwrap();
+    let history = tasks::history(&w.t.db, task.id).await.unwrap();
     assert_eq!(history.last().unwrap().detail, "cause 01; remedy 02");
     let page = c.get(&here).await;
     assert!(page.body.contains("cause 01; remedy 02") && page.body.contains("On our way"), "{}", page.body);
@@ -490,7 +490,7 @@ async fn notes_chases_and_the_dispatch_form(t: TestDb) {
     assert_eq!((task.status.as_str(), task.supplier.as_deref()), ("Dispatched", Some("BFS")));
     assert_eq!(task.service_level.as_deref(), Some("Urgent"));
     assert_eq!(task.respond_by, Some(w.t.clock.now().plus_seconds(4 * 3600)));
-    let history = tasks::history(w.t.db.read(), task.id).await.unwrap();
+    let history = tasks::history(&w.t.db, task.id).await.unwrap();
     assert_eq!(history.last().unwrap().detail, "Dispatched to BFS with service level Urgent");
 
     // Notes and chases.
@@ -501,7 +501,7 @@ async fn notes_chases_and_the_dispatch_form(t: TestDb) {
         .await
         .assert_see_other(&format!("{here}?done=note%20added"));
     c.submit(&format!("{here}/chase"), &[("text", "")]).await.assert_see_other(&format!("{here}?done=chased"));
-    let notes = tasks::notes(w.t.db.read(), task.id).await.unwrap();
+    let notes = tasks::notes(&w.t.db, task.id).await.unwrap();
     assert_eq!(
         notes.iter().map(|n| (n.kind.as_str(), n.text.as_str())).collect::<Vec<_>>(),
         [("note", "Keys at the kiosk"), ("chase", "Chased")]

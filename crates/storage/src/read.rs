@@ -1,0 +1,279 @@
+//! Reads that may run on the fast SQLite readers: statements built with numbered parameters
+//! ([`Sql`]), rows read by position the same way from either driver ([`Columns`]), and
+//! where a read runs ([`Reader`]).
+//!
+//! sqlx runs every SQLite connection on a thread of its own and hands each row to the async
+//! task over a channel, copying every value twice on the way (into its SQLite row, then into
+//! the `Any` row). For a page of 50 tasks that was most of the server's CPU: scheduler
+//! wake-ups and allocations, not SQLite (docs/PERFORMANCE.md). So on SQLite the hot reads
+//! (the credential stamp, a task with its notes and history, a page of tasks) run on
+//! read-only connections of [`SqliteReaders`], synchronously on the calling thread: a page
+//! costs SQLite a few dozen microseconds, less than one hand-over to another thread. The
+//! statement text is the same one the `Any` path runs on PostgreSQL (and inside
+//! transactions): one query source, two ways to execute it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Executor, Row};
+
+use crate::{Db, StorageError, Tx};
+
+/// A statement with numbered parameters (`$1`, `$2`, ...), built piece by piece.
+#[derive(Default, Debug)]
+pub(crate) struct Sql {
+    pub text: String,
+    binds: Vec<Bind>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self { text: text.into(), binds: Vec::new() }
+    }
+
+    /// Records a parameter and returns its placeholder.
+    pub fn arg(&mut self, bind: Bind) -> String {
+        self.binds.push(bind);
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds a parameter whose placeholder the text already holds (`$n`, in order).
+    pub fn bind(mut self, bind: Bind) -> Self {
+        self.binds.push(bind);
+        self
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
+        self.binds.iter().fold(sqlx::query(&self.text), |q, bind| match bind {
+            Bind::Int(v) => q.bind(*v),
+            Bind::Text(v) => q.bind(v.as_str()),
+        })
+    }
+}
+
+/// A row's columns by position, whichever driver read it.
+pub(crate) trait Columns {
+    fn int(&self, index: usize) -> Result<i64, StorageError>;
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StorageError>;
+    fn text(&self, index: usize) -> Result<String, StorageError>;
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError>;
+}
+
+impl Columns for AnyRow {
+    fn int(&self, index: usize) -> Result<i64, StorageError> {
+        Ok(self.try_get(index)?)
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StorageError> {
+        Ok(self.try_get(index)?)
+    }
+    fn text(&self, index: usize) -> Result<String, StorageError> {
+        Ok(self.try_get(index)?)
+    }
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError> {
+        Ok(self.try_get(index)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, index: usize) -> Result<i64, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn text(&self, index: usize) -> Result<String, StorageError> {
+        Ok(self.get(index)?)
+    }
+    fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError> {
+        Ok(self.get(index)?)
+    }
+}
+
+/// Where a read runs: the read side of the database (the fast readers on SQLite, a pooled
+/// connection on PostgreSQL) or a connection the caller holds (inside a transaction, it
+/// sees the transaction's own writes).
+pub enum Reader<'a> {
+    Db(&'a Db),
+    Conn(&'a mut AnyConnection),
+}
+
+impl<'a> From<&'a Db> for Reader<'a> {
+    fn from(db: &'a Db) -> Self {
+        Reader::Db(db)
+    }
+}
+
+impl<'a> From<&'a mut AnyConnection> for Reader<'a> {
+    fn from(conn: &'a mut AnyConnection) -> Self {
+        Reader::Conn(conn)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Reader<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Reader::Conn(tx)
+    }
+}
+
+impl<'a> From<&'a mut PoolConnection<Any>> for Reader<'a> {
+    fn from(conn: &'a mut PoolConnection<Any>) -> Self {
+        Reader::Conn(conn)
+    }
+}
+
+impl Reader<'_> {
+    /// Every row of `sql`, each decoded by `decode`.
+    pub(crate) async fn rows<T>(
+        &mut self,
+        sql: &Sql,
+        decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+    ) -> Result<Vec<T>, StorageError> {
+        match self {
+            Reader::Db(db) => match db.sqlite_readers() {
+                Some(readers) => readers.rows(sql, decode),
+                None => {
+                    let mut conn = db.read().acquire().await?;
+                    let rows = conn.fetch_all(sql.query()).await?;
+                    rows.iter().map(|row| decode(row)).collect()
+                }
+            },
+            Reader::Conn(conn) => {
+                let rows = conn.fetch_all(sql.query()).await?;
+                rows.iter().map(|row| decode(row)).collect()
+            }
+        }
+    }
+
+    /// The first row of `sql`, if any.
+    pub(crate) async fn first<T>(
+        &mut self,
+        sql: &Sql,
+        decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, StorageError> {
+        match self {
+            Reader::Db(db) => match db.sqlite_readers() {
+                Some(readers) => readers.first(sql, decode),
+                None => {
+                    let mut conn = db.read().acquire().await?;
+                    conn.fetch_optional(sql.query()).await?.as_ref().map(|row| decode(row)).transpose()
+                }
+            },
+            Reader::Conn(conn) => conn.fetch_optional(sql.query()).await?.as_ref().map(|row| decode(row)).transpose(),
+        }
+    }
+
+    /// The same reader again, for another statement.
+    pub(crate) fn again(&mut self) -> Reader<'_> {
+        match self {
+            Reader::Db(db) => Reader::Db(db),
+            Reader::Conn(conn) => Reader::Conn(conn),
+        }
+    }
+}
+
+/// Idle connections kept; more are opened when more threads read at once.
+const MAX_IDLE: usize = 16;
+
+/// Read-only SQLite connections used synchronously by whichever thread reads.
+///
+/// A connection is taken for one statement and put back, never held across an `.await`,
+/// so a thread never waits for another: when none is idle a new one is opened. Their
+/// number is bounded by the threads that read at once (the runtime's workers).
+#[derive(Debug)]
+pub(crate) struct SqliteReaders {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl SqliteReaders {
+    pub fn new(path: &Path) -> Self {
+        Self { path: path.to_owned(), idle: Mutex::new(Vec::new()) }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let result = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection, StorageError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    fn rows<T>(
+        &self,
+        sql: &Sql,
+        decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+    ) -> Result<Vec<T>, StorageError> {
+        self.with(|conn| {
+            let mut statement = prepare(conn, sql)?;
+            let mut rows = statement.raw_query();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(decode(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn first<T>(
+        &self,
+        sql: &Sql,
+        decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, StorageError> {
+        self.with(|conn| {
+            let mut statement = prepare(conn, sql)?;
+            let mut rows = statement.raw_query();
+            rows.next()?.map(|row| decode(row)).transpose()
+        })
+    }
+}
+
+/// The cached statement with its parameters bound by name: SQLite numbers `$n` by first
+/// appearance in the text, which need not be the order they were recorded in.
+fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &Sql) -> Result<rusqlite::CachedStatement<'c>, StorageError> {
+    let mut statement = conn.prepare_cached(&sql.text)?;
+    for index in 1..=statement.parameter_count() {
+        let bind = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|number| number.parse::<usize>().ok())
+            .and_then(|number| sql.binds.get(number.checked_sub(1)?))
+            .ok_or_else(|| StorageError::Corrupt(format!("statement parameter {index} has no value")))?;
+        match bind {
+            Bind::Int(value) => statement.raw_bind_parameter(index, value)?,
+            Bind::Text(value) => statement.raw_bind_parameter(index, value.as_str())?,
+        }
+    }
+    Ok(statement)
+}
+
+/// The file a `sqlite://` URL names, when it is a plain file the fast readers can open
+/// (not an in-memory database).
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').map_or((rest, ""), |(p, q)| (p, q));
+    let plain = !path.is_empty() && !path.starts_with(':') && !path.contains('%') && !query.contains("memory");
+    plain.then(|| PathBuf::from(path))
+}
