@@ -450,8 +450,7 @@ pub async fn get(
     let task = tasks::get(&app.db, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)?;
     let notes = tasks::notes(&app.db, task.id).await?;
     let history = tasks::history(&app.db, task.id).await?;
-    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
-    let workflow = workflows::get(&mut conn, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
+    let workflow = workflows::get(&app.db, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
     Ok(TaskDetail { task, notes, history, workflow })
 }
 
@@ -518,8 +517,7 @@ pub async fn list(
         external_identifier: given(&filter.external_identifier),
     };
     let (tasks, next) =
-        tasks::page(&app.db, by.tenant, by.scope(), &task_filter, cursor, limit.clamp(1, 200), app.clock.now())
-            .await?;
+        tasks::page(&app.db, by.tenant, by.scope(), &task_filter, cursor, limit.clamp(1, 200), app.clock.now()).await?;
     Ok((tasks, next.map(|c| c.encode())))
 }
 

@@ -37,7 +37,10 @@ impl From<rusqlite::Error> for StorageError {
             rusqlite::Error::SqliteFailure(failure, _)
                 if matches!(
                     failure.code,
-                    ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure
+                    ErrorCode::DatabaseBusy
+                        | ErrorCode::DatabaseLocked
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::SystemIoFailure
                 ) =>
             {
                 StorageError::Unavailable(Box::new(err))

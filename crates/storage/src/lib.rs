@@ -41,8 +41,8 @@ pub use db::{Backend, Db, DbOptions, Savepoint, Tx};
 /// A connection (or, through `&mut tx`, a transaction) that storage functions run on.
 pub type Conn = sqlx::AnyConnection;
 pub use error::{DriverError, StorageError};
-pub use read::Reader;
 pub use migrate::{MIGRATIONS, Migration};
+pub use read::Reader;
 
 /// A nullable float as text, for `CAST($n AS DOUBLE PRECISION)` in SQL. sqlx 0.8's `Any`
 /// declares a NULL double as `float4` on PostgreSQL (its `Null(Double)` arm encodes an

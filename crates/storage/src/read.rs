@@ -32,6 +32,9 @@ pub(crate) struct Sql {
 pub(crate) enum Bind {
     Int(i64),
     Text(String),
+    /// A nullable parameter keeps its type when NULL (PostgreSQL plans with it).
+    OptInt(Option<i64>),
+    OptText(Option<String>),
 }
 
 impl Sql {
@@ -55,6 +58,8 @@ impl Sql {
         self.binds.iter().fold(sqlx::query(&self.text), |q, bind| match bind {
             Bind::Int(v) => q.bind(*v),
             Bind::Text(v) => q.bind(v.as_str()),
+            Bind::OptInt(v) => q.bind(*v),
+            Bind::OptText(v) => q.bind(v.as_deref()),
         })
     }
 }
@@ -264,6 +269,8 @@ fn prepare<'c>(conn: &'c rusqlite::Connection, sql: &Sql) -> Result<rusqlite::Ca
         match bind {
             Bind::Int(value) => statement.raw_bind_parameter(index, value)?,
             Bind::Text(value) => statement.raw_bind_parameter(index, value.as_str())?,
+            Bind::OptInt(value) => statement.raw_bind_parameter(index, value)?,
+            Bind::OptText(value) => statement.raw_bind_parameter(index, value.as_deref())?,
         }
     }
     Ok(statement)

@@ -7,6 +7,7 @@ use caretaker_domain::tenant::TenantId;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
 
+use crate::read::{Bind, Columns, Reader, Sql};
 use crate::{StorageError, flag};
 
 /// A status to insert: name, type, flags.
@@ -178,28 +179,28 @@ fn status_type(text: &str) -> Result<StatusType, StorageError> {
     StatusType::from_name(text).ok_or_else(|| StorageError::Corrupt(format!("status type {text:?}")))
 }
 
-fn workflow_from_row(row: &AnyRow) -> Result<Workflow, StorageError> {
-    let kind: String = row.try_get("workflow_type")?;
+fn workflow_from_row(row: &dyn Columns) -> Result<Workflow, StorageError> {
+    let kind = row.text(2)?;
     Ok(Workflow {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
+        id: row.int(0)?,
+        name: row.text(1)?,
         workflow_type: WorkflowType::from_name(&kind)
             .ok_or_else(|| StorageError::Corrupt(format!("workflow type {kind:?}")))?,
-        is_active: row.try_get::<i64, _>("is_active")? != 0,
-        is_default: row.try_get::<i64, _>("is_default")? != 0,
+        is_active: row.int(3)? != 0,
+        is_default: row.int(4)? != 0,
         statuses: Vec::new(),
     })
 }
 
 /// Workflows of the tenant (of one type, or all), with statuses and destinations, by
 /// type and name. `name` narrows to one workflow (any case).
-pub async fn list(
-    conn: &mut AnyConnection,
+pub async fn list<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     workflow_type: Option<WorkflowType>,
     name: Option<&str>,
 ) -> Result<Vec<Workflow>, StorageError> {
-    select(conn, tenant, &Narrow { workflow_type, name, id: None }).await
+    select(reader.into(), tenant, &Narrow { workflow_type, name, id: None }).await
 }
 
 /// Which workflows [`select`] reads (all of the tenant's when every field is `None`).
@@ -210,90 +211,78 @@ struct Narrow<'a> {
     id: Option<i64>,
 }
 
-async fn select(
-    conn: &mut AnyConnection,
-    tenant: TenantId,
-    narrow: &Narrow<'_>,
-) -> Result<Vec<Workflow>, StorageError> {
+async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -> Result<Vec<Workflow>, StorageError> {
     let Narrow { workflow_type, name, id } = *narrow;
-    let rows = conn
-        .fetch_all(
-            sqlx::query(
-                "SELECT id, name, workflow_type, is_active, is_default FROM workflows
+    // The same four parameters narrow all three statements.
+    let sql = |text: &str| {
+        Sql::new(text)
+            .bind(Bind::Int(tenant.0))
+            .bind(Bind::OptText(workflow_type.map(|t| t.name().to_owned())))
+            .bind(Bind::OptText(name.map(|n| n.trim().to_lowercase())))
+            .bind(Bind::OptInt(id))
+    };
+    let mut workflows = reader
+        .again()
+        .rows(
+            &sql("SELECT id, name, workflow_type, is_active, is_default FROM workflows
                  WHERE tenant_id = $1 AND ($2 IS NULL OR workflow_type = $2) AND ($3 IS NULL OR name_key = $3)
                    AND ($4 IS NULL OR id = $4)
-                 ORDER BY workflow_type, name_key",
-            )
-            .bind(tenant.0)
-            .bind(workflow_type.map(WorkflowType::name))
-            .bind(name.map(|n| n.trim().to_lowercase()))
-            .bind(id),
+                 ORDER BY workflow_type, name_key"),
+            workflow_from_row,
         )
         .await?;
-    let mut workflows = rows.iter().map(workflow_from_row).collect::<Result<Vec<_>, _>>()?;
     if workflows.is_empty() {
         return Ok(workflows);
     }
-    let statuses = conn
-        .fetch_all(
-            sqlx::query(
-                "SELECT s.id, s.workflow_id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
+    let statuses = reader
+        .again()
+        .rows(
+            &sql("SELECT s.id, s.workflow_id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
                     s.is_eligible_to_invoice, s.is_resolution_cause_enabled, s.is_resolution_remedy_enabled,
                     s.update_asset_condition, s.supplier_on_site
                  FROM workflow_statuses s JOIN workflows w ON w.id = s.workflow_id
                  WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
                    AND ($4 IS NULL OR w.id = $4)
-                 ORDER BY s.workflow_id, s.position, s.id",
-            )
-            .bind(tenant.0)
-            .bind(workflow_type.map(WorkflowType::name))
-            .bind(name.map(|n| n.trim().to_lowercase()))
-            .bind(id),
+                 ORDER BY s.workflow_id, s.position, s.id"),
+            |row| {
+                let on = |i: usize| row.int(i).map(|v| v != 0);
+                let status = Status {
+                    id: row.int(0)?,
+                    name: row.text(2)?,
+                    status_type: status_type(&row.text(3)?)?,
+                    flags: StatusFlags {
+                        quotation_enabled: on(4)?,
+                        manual_date_enabled: on(5)?,
+                        eligible_to_invoice: on(6)?,
+                        resolution_cause_enabled: on(7)?,
+                        resolution_remedy_enabled: on(8)?,
+                        update_asset_condition: on(9)?,
+                        supplier_on_site: on(10)?,
+                    },
+                    destinations: Vec::new(),
+                };
+                Ok((row.int(1)?, status))
+            },
         )
         .await?;
-    let destinations = conn
-        .fetch_all(
-            sqlx::query(
-                "SELECT d.status_id, d.destination_id FROM workflow_destinations d
+    let destinations = reader
+        .rows(
+            &sql("SELECT d.status_id, d.destination_id FROM workflow_destinations d
                  JOIN workflow_statuses s ON s.id = d.status_id
                  JOIN workflow_statuses t ON t.id = d.destination_id
                  JOIN workflows w ON w.id = s.workflow_id
                  WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
                    AND ($4 IS NULL OR w.id = $4)
-                 ORDER BY d.status_id, d.position, t.position, t.id",
-            )
-            .bind(tenant.0)
-            .bind(workflow_type.map(WorkflowType::name))
-            .bind(name.map(|n| n.trim().to_lowercase()))
-            .bind(id),
+                 ORDER BY d.status_id, d.position, t.position, t.id"),
+            |row| Ok((row.int(0)?, row.int(1)?)),
         )
         .await?;
-    for row in &statuses {
-        let workflow: i64 = row.try_get("workflow_id")?;
-        let id: i64 = row.try_get("id")?;
-        let on = |c: &str| row.try_get::<i64, _>(c).map(|v| v != 0);
-        let status = Status {
-            id,
-            name: row.try_get("name")?,
-            status_type: status_type(&row.try_get::<String, _>("status_type")?)?,
-            flags: StatusFlags {
-                quotation_enabled: on("is_quotation_enabled")?,
-                manual_date_enabled: on("is_manual_date_enabled")?,
-                eligible_to_invoice: on("is_eligible_to_invoice")?,
-                resolution_cause_enabled: on("is_resolution_cause_enabled")?,
-                resolution_remedy_enabled: on("is_resolution_remedy_enabled")?,
-                update_asset_condition: on("update_asset_condition")?,
-                supplier_on_site: on("supplier_on_site")?,
-            },
-            destinations: Vec::new(),
-        };
+    for (workflow, status) in statuses {
         if let Some(w) = workflows.iter_mut().find(|w| w.id == workflow) {
             w.statuses.push(status);
         }
     }
-    for row in &destinations {
-        let from: i64 = row.try_get(0)?;
-        let to: i64 = row.try_get(1)?;
+    for (from, to) in destinations {
         if let Some(status) = workflows.iter_mut().flat_map(|w| w.statuses.iter_mut()).find(|s| s.id == from) {
             status.destinations.push(to);
         }
@@ -302,8 +291,12 @@ async fn select(
 }
 
 /// One workflow by id, in the tenant.
-pub async fn get(conn: &mut AnyConnection, tenant: TenantId, id: i64) -> Result<Option<Workflow>, StorageError> {
-    Ok(select(conn, tenant, &Narrow { id: Some(id), ..Narrow::default() }).await?.into_iter().next())
+pub async fn get<'r>(
+    reader: impl Into<Reader<'r>>,
+    tenant: TenantId,
+    id: i64,
+) -> Result<Option<Workflow>, StorageError> {
+    Ok(select(reader.into(), tenant, &Narrow { id: Some(id), ..Narrow::default() }).await?.into_iter().next())
 }
 
 /// The id of the tenant's workflow named `name` (any case) of `workflow_type`.

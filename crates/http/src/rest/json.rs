@@ -78,3 +78,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         ApiJson::from_request(request, state).await.map(|ApiJson(value)| OptionalJson(value))
     }
 }
+
+/// A JSON answer written into a buffer sized up front: a page of tasks is tens of
+/// kilobytes, which axum's `Json` (starting at 128 bytes) reaches through a string of
+/// reallocations and copies.
+pub struct SizedJson<T> {
+    pub value: T,
+    /// The expected size in bytes.
+    pub capacity: usize,
+}
+
+impl<T: serde::Serialize> IntoResponse for SizedJson<T> {
+    fn into_response(self) -> Response {
+        let mut buffer = Vec::with_capacity(self.capacity);
+        match serde_json::to_writer(&mut buffer, &self.value) {
+            Ok(()) => ([(header::CONTENT_TYPE, "application/json")], buffer).into_response(),
+            Err(err) => {
+                tracing::error!(error = %err, "a response could not be written as JSON");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}

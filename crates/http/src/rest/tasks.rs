@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
 use crate::rest::common::{Created, CustomFieldIn, bad_query, missing};
-use crate::rest::json::{ApiJson, OptionalJson};
+use crate::rest::json::{ApiJson, OptionalJson, SizedJson};
 
 /// `Relate` of Create Task: link the new task to an existing one.
 #[derive(Debug, Default, Deserialize)]
@@ -187,9 +187,10 @@ pub async fn read(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((_, reference)): Path<(String, String)>,
-) -> Result<Json<TaskDetailOut>, ApiError> {
+) -> Result<SizedJson<TaskDetailOut>, ApiError> {
     let proof = caller.principal.authorize::<can::TasksRead>().ok_or_else(|| missing("tasks.read"))?;
-    Ok(Json(tasks::get(&state.app, &proof, &reference).await?.into()))
+    let detail: TaskDetailOut = tasks::get(&state.app, &proof, &reference).await?.into();
+    Ok(SizedJson { value: detail, capacity: 4096 })
 }
 
 /// Query of the task list.
@@ -226,7 +227,7 @@ pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
     query: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<TaskPage>, ApiError> {
+) -> Result<SizedJson<TaskPage>, ApiError> {
     let proof = caller.principal.authorize::<can::TasksRead>().ok_or_else(|| missing("tasks.read"))?;
     let Query(query) = query.map_err(|_| bad_query("Limit must be a whole number; the filters are text"))?;
     let limit = query.limit.unwrap_or(50);
@@ -243,7 +244,10 @@ pub async fn list(
     };
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
     let (tasks, next_cursor) = tasks::list(&state.app, &proof, &filter, cursor, limit).await?;
-    Ok(Json(TaskPage { items: tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))
+    // About 700 bytes a task as integrations usually fill them.
+    let capacity = 64 + tasks.len() * 768;
+    let page = TaskPage { items: tasks.into_iter().map(TaskJson::from).collect(), next_cursor };
+    Ok(SizedJson { value: page, capacity })
 }
 
 /// Change Status body.

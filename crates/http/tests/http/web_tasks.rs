@@ -145,7 +145,7 @@ async fn snapshot(w: &World) -> String {
         out.push_str(&format!("{table}: {}\n", w.t.count(table).await));
     }
     let conn = &mut *w.t.conn().await;
-    for workflow in workflows::list(conn, w.tenant.id, None, None).await.unwrap() {
+    for workflow in workflows::list(&mut *conn, w.tenant.id, None, None).await.unwrap() {
         out.push_str(&format!("{workflow:?}\n"));
     }
     for level in workflows::service_levels(&mut *conn, w.tenant.id).await.unwrap() {
