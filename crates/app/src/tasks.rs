@@ -16,7 +16,7 @@ use caretaker_domain::task::{
 use caretaker_domain::user::UserType;
 use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter};
 use caretaker_storage::visibility::{self, Scope};
-use caretaker_storage::{Conn, StorageError, assets, contractors, reference_data, sites, workflows};
+use caretaker_storage::{Conn, Reader, StorageError, assets, contractors, reference_data, sites, workflows};
 use sha2::{Digest, Sha256};
 
 use crate::principal::Principal;
@@ -159,26 +159,30 @@ pub async fn raise(
     }
     let now = app.clock.now();
 
-    let mut tx = app.db.begin().await?;
+    // What the request names is resolved on a read connection, before the write transaction,
+    // so the single SQLite writer is held only for the writes. What could change in between
+    // is guarded by the database: a second task with the ExternalIdentifier by the unique
+    // constraint (answered below as a retry), vanished rows by foreign keys.
+    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
     if let Some(external) = &external
         && let Some(existing) =
-            tasks::by_external_identifier(&mut tx, by.tenant, by.user.map(|u| u.0), external).await?
+            tasks::by_external_identifier(&mut conn, by.tenant, by.user.map(|u| u.0), external).await?
     {
         return same_request(existing, &hash);
     }
-    let resolved = resolve(&mut tx, by, &input, may_restrict, &mut check).await?;
+    let resolved = resolve(&mut conn, by, &input, may_restrict, &mut check).await?;
     check.finish().map_err(AppError::Invalid)?;
     let Some(mut resolved) = resolved else {
         return Err(AppError::internal("task checks passed without values"));
     };
-    dispatch_by_rules(&mut tx, by.tenant, &input.matrix_item_code, &mut resolved).await?;
+    dispatch_by_rules(&mut conn, by.tenant, &input.matrix_item_code, &mut resolved).await?;
     let workflow_id = match resolved.workflow {
         Some(id) => id,
-        None => workflows::default_id(&mut *tx, by.tenant, WorkflowType::Reactive)
+        None => workflows::default_id(&mut *conn, by.tenant, WorkflowType::Reactive)
             .await?
             .ok_or_else(|| AppError::invalid(rule("NoWorkflow", "The tenant has no active Reactive workflow")))?,
     };
-    let workflow = workflows::get(&mut tx, by.tenant, workflow_id).await?.ok_or(AppError::NotFound)?;
+    let workflow = workflows::get(&app.db, by.tenant, workflow_id).await?.ok_or(AppError::NotFound)?;
     let initial = workflow
         .initial()
         .ok_or_else(|| AppError::invalid(rule("NoWorkflow", format!("Workflow {} has no statuses", workflow.name))))?;
@@ -187,9 +191,12 @@ pub async fn raise(
         _ => initial,
     };
     let service_level = match resolved.service_level {
-        Some(id) => workflows::service_level(&mut *tx, by.tenant, Some(id), None).await?,
+        Some(id) => workflows::service_level(&mut *conn, by.tenant, Some(id), None).await?,
         None => None,
     };
+    // Released before the writer is waited for: on PostgreSQL both come from one pool.
+    drop(conn);
+    let mut tx = app.db.begin().await?;
     let due = service_level.as_ref().map(|l| task::due_dates(now, l.respond_minutes, l.complete_minutes));
     let reference = TaskNumber(tasks::next_number(&mut tx, by.tenant).await?).reference();
     let assets: Vec<String> = resolved.assets.clone();
@@ -521,12 +528,13 @@ pub async fn list(
     Ok((tasks, next.map(|c| c.encode())))
 }
 
-/// Reads the task for a change, inside the transaction; NotFound when not visible.
-async fn visible_task(conn: &mut Conn, by: &Principal, reference: &str) -> Result<Task, AppError> {
+/// Reads the task for a change (inside the transaction, or before it on the read side when
+/// the write is guarded by what was read); NotFound when not visible.
+async fn visible_task<'r>(reader: impl Into<Reader<'r>>, by: &Principal, reference: &str) -> Result<Task, AppError> {
     if TaskNumber::parse(reference).is_none() {
         return Err(AppError::NotFound);
     }
-    tasks::get(conn, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)
+    tasks::get(reader, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)
 }
 
 fn stale() -> AppError {
@@ -566,12 +574,14 @@ async fn try_change_status(
     change: &StatusChange,
 ) -> Result<Option<TaskDetail>, AppError> {
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    let task = visible_task(&mut tx, by, reference).await?;
+    // Everything is checked on the read side, before the write transaction: the change is
+    // guarded by the status (or Version) it was checked against, so the single SQLite writer
+    // is held only for the writes.
+    let task = visible_task(&app.db, by, reference).await?;
     if change.version.is_some_and(|v| v != task.version) {
         return Err(stale());
     }
-    let workflow = workflows::get(&mut tx, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
+    let workflow = workflows::get(&app.db, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
     let mut check = RuleCheck::new();
     let target_name = change.status.trim();
     let from = workflow.status(task.status_id).ok_or_else(|| AppError::internal("task status outside its workflow"))?;
@@ -613,7 +623,7 @@ async fn try_change_status(
         ("ResolutionRemedyCode", MatrixType::TaskResolutionRemedy, given(&change.resolution_remedy)),
     ] {
         if let Some(code) = value
-            && !reference_data::matrix_item_exists(&mut *tx, by.tenant, matrix, code, true).await?
+            && !reference_data::matrix_item_exists(app.db.read(), by.tenant, matrix, code, true).await?
         {
             check.push(rule(
                 &format!("Unknown{}", field.trim_end_matches("Code")),
@@ -642,6 +652,7 @@ async fn try_change_status(
         status: Some(to.id),
         ..Change::default()
     };
+    let mut tx = app.db.begin().await?;
     if !tasks::change(&mut tx, task.id, &changed, now).await? {
         return Ok(None);
     }
@@ -682,10 +693,12 @@ async fn try_change_status(
     });
     let event = Some(("StatusChange", status_change));
     outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskStatus, event, now).await?;
-    let detail = self::detail(&mut tx, by, task).await?;
     tx.commit().await.map_err(StorageError::from)?;
     app.outbound_wakeup.notify_one();
-    Ok(Some(detail))
+    // The answer's notes and history are read after the commit, on the read side.
+    let notes = tasks::notes(&app.db, task.id).await?;
+    let history = tasks::history(&app.db, task.id).await?;
+    Ok(Some(TaskDetail { task, notes, history, workflow }))
 }
 
 /// Adds a note (1 to 4,000 characters).

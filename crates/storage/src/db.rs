@@ -102,6 +102,11 @@ impl Db {
         &self.read
     }
 
+    /// Whether the hot reads run on SQLite's own read-only connections (see `read.rs`).
+    pub fn fast_reads(&self) -> bool {
+        self.fast.is_some()
+    }
+
     /// SQLite: the synchronous read-only connections of the hot reads.
     pub(crate) fn sqlite_readers(&self) -> Option<&SqliteReaders> {
         self.fast.as_deref()

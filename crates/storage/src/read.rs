@@ -284,3 +284,19 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let plain = !path.is_empty() && !path.starts_with(':') && !path.contains('%') && !query.contains("memory");
     plain.then(|| PathBuf::from(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_files_get_fast_readers() {
+        assert_eq!(sqlite_file("sqlite:///data/caretaker.db"), Some(PathBuf::from("/data/caretaker.db")));
+        assert_eq!(sqlite_file("sqlite://data/c.db?mode=rwc"), Some(PathBuf::from("data/c.db")));
+        assert_eq!(sqlite_file("sqlite:c.db"), Some(PathBuf::from("c.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://file.db?mode=memory"), None);
+        assert_eq!(sqlite_file("sqlite://my%20data.db"), None);
+        assert_eq!(sqlite_file("postgres://localhost/db"), None);
+    }
+}

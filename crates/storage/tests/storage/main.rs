@@ -20,6 +20,7 @@ both_backends!(
     ping_answers_while_the_database_does,
     a_nullable_float_binds_after_a_null_on_the_same_statement,
     sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists,
+    reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_parameters,
 );
 
 async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
@@ -266,4 +267,53 @@ async fn sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists(t: 
     assert!(matches!(err, StorageError::Conflict(_)), "{err:?}");
     tx.rollback().await.unwrap();
     assert_eq!(t.count("sites").await, 701);
+}
+
+async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_parameters(t: TestDb) {
+    use caretaker_domain::task::{StatusFlags, StatusType, WorkflowType};
+    use caretaker_storage::workflows::{self, NewStatus, NewWorkflow};
+    // SQLite reads the hot paths on its own read-only connections; PostgreSQL on the pool.
+    assert_eq!(t.db.fast_reads(), t.backend() == Backend::Sqlite);
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let tenant = tenants::insert(&mut tx, &name("Read Side"), now).await.unwrap();
+    let other = tenants::insert(&mut tx, &name("Other Side"), now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(workflows::list(&t.db, tenant.id, None, None).await.unwrap().is_empty());
+
+    let statuses = [
+        NewStatus { name: "Logged", status_type: StatusType::New, flags: StatusFlags::default() },
+        NewStatus { name: "Done", status_type: StatusType::Closed, flags: StatusFlags::default() },
+    ];
+    let workflow = NewWorkflow {
+        name: "Quick Fix",
+        workflow_type: WorkflowType::Reactive,
+        is_default: true,
+        statuses: &statuses,
+        destinations: &[("Logged", "Done")],
+    };
+    let mut tx = t.db.begin().await.unwrap();
+    let id = workflows::insert(&mut tx, tenant.id, &workflow, now).await.unwrap();
+    // Not committed: the read side does not see it.
+    assert!(workflows::list(&t.db, tenant.id, None, None).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+
+    // Committed: seen by the very next read, whichever filter (NULL or not) is bound.
+    let all = workflows::list(&t.db, tenant.id, None, None).await.unwrap();
+    assert_eq!(all.len(), 1);
+    let read = &all[0];
+    assert_eq!((read.id, read.name.as_str(), read.workflow_type), (id, "Quick Fix", WorkflowType::Reactive));
+    let names: Vec<_> = read.statuses.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["Logged", "Done"]);
+    assert_eq!(read.statuses[0].destinations, vec![read.statuses[1].id]);
+    let by_name = workflows::list(&t.db, tenant.id, Some(WorkflowType::Reactive), Some(" quick FIX ")).await.unwrap();
+    assert_eq!(by_name, all);
+    assert!(workflows::list(&t.db, tenant.id, Some(WorkflowType::Invoice), None).await.unwrap().is_empty());
+    assert!(workflows::list(&t.db, tenant.id, None, Some("Slow Fix")).await.unwrap().is_empty());
+    assert_eq!(workflows::get(&t.db, tenant.id, id).await.unwrap().as_ref(), Some(read));
+    // The same read inside a transaction, and never across tenants.
+    let mut tx = t.db.begin().await.unwrap();
+    assert_eq!(workflows::get(&mut tx, tenant.id, id).await.unwrap().as_ref(), Some(read));
+    tx.rollback().await.unwrap();
+    assert_eq!(workflows::get(&t.db, other.id, id).await.unwrap(), None);
 }
