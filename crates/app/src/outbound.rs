@@ -21,7 +21,7 @@ use caretaker_domain::tenant::TenantId;
 use caretaker_domain::user::UserId;
 use caretaker_storage::outbound::{self, Claimed, Delivery, Outcome, Settings};
 use caretaker_storage::tasks::Task;
-use caretaker_storage::{Conn, StorageError, users};
+use caretaker_storage::{StorageError, Writer, users};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -178,8 +178,8 @@ pub async fn save(
 
 /// Queues `event` for every recipient of the task, in the caller's transaction. `detail`
 /// adds the note, status change or document concerned to the body.
-pub async fn record(
-    conn: &mut Conn,
+pub async fn record<'w>(
+    writer: impl Into<Writer<'w>>,
     tenant: TenantId,
     tenant_name: &str,
     task: &Task,
@@ -187,8 +187,9 @@ pub async fn record(
     detail: Option<(&str, Value)>,
     now: Timestamp,
 ) -> Result<usize, StorageError> {
+    let mut writer = writer.into();
     let recipients =
-        outbound::recipients(conn, tenant, event, task.site_id, task.contractor_id, task.created_by).await?;
+        outbound::recipients(writer.again(), tenant, event, task.site_id, task.contractor_id, task.created_by).await?;
     if recipients.is_empty() {
         return Ok(0);
     }
@@ -211,7 +212,7 @@ pub async fn record(
             continue;
         }
         outbound::enqueue(
-            conn,
+            writer.again(),
             &outbound::NewDelivery {
                 tenant,
                 event_id: &event_id,

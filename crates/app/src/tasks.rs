@@ -196,7 +196,7 @@ pub async fn raise(
     };
     // Released before the writer is waited for: on PostgreSQL both come from one pool.
     drop(conn);
-    let mut tx = app.db.begin().await?;
+    let mut tx = app.db.begin_write().await?;
     let due = service_level.as_ref().map(|l| task::due_dates(now, l.respond_minutes, l.complete_minutes));
     let reference = TaskNumber(tasks::next_number(&mut tx, by.tenant).await?).reference();
     let assets: Vec<String> = resolved.assets.clone();
@@ -262,7 +262,7 @@ pub async fn raise(
     }
     let task = tasks::get(&mut tx, by.tenant, Scope::All, &reference).await?.ok_or(AppError::NotFound)?;
     outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskCreated, None, now).await?;
-    tx.commit().await.map_err(StorageError::from)?;
+    tx.commit().await?;
     app.outbound_wakeup.notify_one();
     Ok(Raised::Created(task))
 }
@@ -652,7 +652,7 @@ async fn try_change_status(
         status: Some(to.id),
         ..Change::default()
     };
-    let mut tx = app.db.begin().await?;
+    let mut tx = app.db.begin_write().await?;
     if !tasks::change(&mut tx, task.id, &changed, now).await? {
         return Ok(None);
     }
@@ -693,7 +693,7 @@ async fn try_change_status(
     });
     let event = Some(("StatusChange", status_change));
     outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskStatus, event, now).await?;
-    tx.commit().await.map_err(StorageError::from)?;
+    tx.commit().await?;
     app.outbound_wakeup.notify_one();
     // The answer's notes and history are read after the commit, on the read side.
     let notes = tasks::notes(&app.db, task.id).await?;

@@ -6,11 +6,41 @@ use std::sync::Arc;
 
 use crate::StorageError;
 use crate::read::{SqliteReaders, sqlite_file};
+use crate::write::{Turn, WriteTx, WriterTurn};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
 
-/// A write transaction; commit it to keep the writes.
-pub type Tx = Transaction<'static, Any>;
+/// A write transaction; commit it to keep the writes (dropped, it rolls back). It derefs to
+/// the connection storage functions take. On SQLite it holds the writer's turn (see
+/// `write.rs`) until it ends.
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    _turn: Option<Turn>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}
 
 /// Which database sits under the pools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +85,8 @@ pub struct Db {
     read: AnyPool,
     /// SQLite: the connections the hot reads run on (see `read.rs`).
     fast: Option<Arc<SqliteReaders>>,
+    /// SQLite: the one writer's turn, and the fast writer (see `write.rs`).
+    turn: Option<Arc<WriterTurn>>,
 }
 
 impl Db {
@@ -70,8 +102,10 @@ impl Db {
                 let cores = std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2));
                 let readers = options.max_connections.clamp(1, (2 * cores).max(4));
                 let read = sqlite_pool(url, readers, options, true).await?;
-                let fast = sqlite_file(url).map(|path| Arc::new(SqliteReaders::new(&path)));
-                Ok(Self { backend, write, read, fast })
+                let file = sqlite_file(url);
+                let fast = file.as_deref().map(|path| Arc::new(SqliteReaders::new(path)));
+                let turn = file.map(|path| Arc::new(WriterTurn::new(path)));
+                Ok(Self { backend, write, read, fast, turn })
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(url)
@@ -83,7 +117,7 @@ impl Db {
                     .acquire_timeout(options.acquire_timeout)
                     .test_before_acquire(true)
                     .connect_lazy_with(connect);
-                Ok(Self { backend, write: pool.clone(), read: pool, fast: None })
+                Ok(Self { backend, write: pool.clone(), read: pool, fast: None, turn: None })
             }
         }
     }
@@ -114,7 +148,20 @@ impl Db {
 
     /// Opens a write transaction.
     pub async fn begin(&self) -> Result<Tx, StorageError> {
-        Ok(self.write.begin().await?)
+        let turn = match &self.turn {
+            Some(turn) => Some(turn.take().await),
+            None => None,
+        };
+        Ok(Tx { inner: self.write.begin().await?, _turn: turn })
+    }
+
+    /// Opens a write transaction for the hot writes: on SQLite on the fast writer (see
+    /// `write.rs`), on PostgreSQL as [`Db::begin`].
+    pub async fn begin_write(&self) -> Result<WriteTx, StorageError> {
+        match &self.turn {
+            Some(turn) => Ok(WriteTx::Sqlite(turn.begin().await?)),
+            None => Ok(WriteTx::Any(self.begin().await?)),
+        }
     }
 
     /// The pool writes go through (for the migration runner).

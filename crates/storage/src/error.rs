@@ -34,6 +34,15 @@ impl From<rusqlite::Error> for StorageError {
         use rusqlite::ErrorCode;
         match &err {
             rusqlite::Error::QueryReturnedNoRows => StorageError::NotFound,
+            rusqlite::Error::SqliteFailure(failure, message) if failure.code == ErrorCode::ConstraintViolation => {
+                let what = message.clone().unwrap_or_else(|| failure.to_string());
+                // SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY.
+                if matches!(failure.extended_code, 2067 | 1555) {
+                    StorageError::Conflict(what)
+                } else {
+                    StorageError::Constraint(what)
+                }
+            }
             rusqlite::Error::SqliteFailure(failure, _)
                 if matches!(
                     failure.code,

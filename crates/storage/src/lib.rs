@@ -13,6 +13,7 @@ mod db;
 mod error;
 mod migrate;
 mod read;
+mod write;
 
 pub mod assets;
 pub mod audit;
@@ -43,6 +44,7 @@ pub type Conn = sqlx::AnyConnection;
 pub use error::{DriverError, StorageError};
 pub use migrate::{MIGRATIONS, Migration};
 pub use read::Reader;
+pub use write::{WriteTx, Writer};
 
 /// A nullable float as text, for `CAST($n AS DOUBLE PRECISION)` in SQL. sqlx 0.8's `Any`
 /// declares a NULL double as `float4` on PostgreSQL (its `Null(Double)` arm encodes an

@@ -8,6 +8,8 @@ use caretaker_domain::user::UserId;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
 
+use crate::read::{Bind, Sql};
+use crate::write::Writer;
 use crate::{Backend, StorageError, flag};
 
 /// The URL columns, in [`OutboundEvent::ALL`] order.
@@ -107,8 +109,8 @@ pub struct Recipient {
 /// `creator`: the creator; Contractor users of the contractor or a contractor above it;
 /// Management and Site users with access to the site or a site above it. Only active users
 /// with a URL for the event.
-pub async fn recipients(
-    conn: &mut AnyConnection,
+pub async fn recipients<'w>(
+    writer: impl Into<Writer<'w>>,
     tenant: TenantId,
     event: OutboundEvent,
     site: i64,
@@ -116,10 +118,8 @@ pub async fn recipients(
     creator: Option<i64>,
 ) -> Result<Vec<Recipient>, StorageError> {
     let column = URL_COLUMNS[event.index()];
-    let rows = conn
-        .fetch_all(
-            sqlx::query(&format!(
-                "WITH RECURSIVE up(id, parent_id, code_key, area, channel) AS (
+    let sql = Sql::new(format!(
+        "WITH RECURSIVE up(id, parent_id, code_key, area, channel) AS (
                     SELECT id, parent_id, code_key, geographic_area_code, site_channel_code FROM sites WHERE id = $2
                     UNION
                     SELECT p.id, p.parent_id, p.code_key, p.geographic_area_code, p.site_channel_code
@@ -139,16 +139,12 @@ pub async fn recipients(
                             OR (a.kind = 'area' AND (up.area = a.code OR up.area LIKE a.code || '-%'))
                             OR (a.kind = 'channel' AND (up.channel = a.code OR up.channel LIKE a.code || '-%'))))))))
                  ORDER BY u.id"
-            ))
-            .bind(tenant.0)
-            .bind(site)
-            .bind(contractor)
-            .bind(creator),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| Ok(Recipient { user: r.try_get(0)?, url: r.try_get(1)?, send_created: r.try_get::<i64, _>(2)? != 0 }))
-        .collect()
+    ))
+    .bind(Bind::Int(tenant.0))
+    .bind(Bind::Int(site))
+    .bind(Bind::OptInt(contractor))
+    .bind(Bind::OptInt(creator));
+    writer.into().rows(&sql, |r| Ok(Recipient { user: r.int(0)?, url: r.text(1)?, send_created: r.int(2)? != 0 })).await
 }
 
 /// A delivery to queue.
@@ -163,23 +159,25 @@ pub struct NewDelivery<'a> {
     pub payload: &'a str,
 }
 
-pub async fn enqueue(conn: &mut AnyConnection, delivery: &NewDelivery<'_>, now: Timestamp) -> Result<(), StorageError> {
-    conn.execute(
-        sqlx::query(
-            "INSERT INTO outbox (tenant_id, event_id, event, task_id, recipient_id, url, payload, occurred_at, state,
-                next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8)",
-        )
-        .bind(delivery.tenant.0)
-        .bind(delivery.event_id)
-        .bind(delivery.event.name())
-        .bind(delivery.task)
-        .bind(delivery.recipient)
-        .bind(delivery.url)
-        .bind(delivery.payload)
-        .bind(now.unix_micros()),
+pub async fn enqueue<'w>(
+    writer: impl Into<Writer<'w>>,
+    delivery: &NewDelivery<'_>,
+    now: Timestamp,
+) -> Result<(), StorageError> {
+    let sql = Sql::new(
+        "INSERT INTO outbox (tenant_id, event_id, event, task_id, recipient_id, url, payload, occurred_at, state,
+            next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8)",
     )
-    .await?;
+    .bind(Bind::Int(delivery.tenant.0))
+    .bind(Bind::Text(delivery.event_id.to_owned()))
+    .bind(Bind::Text(delivery.event.name().to_owned()))
+    .bind(Bind::Int(delivery.task))
+    .bind(Bind::Int(delivery.recipient))
+    .bind(Bind::Text(delivery.url.to_owned()))
+    .bind(Bind::Text(delivery.payload.to_owned()))
+    .bind(Bind::Int(now.unix_micros()));
+    writer.into().execute(&sql).await?;
     Ok(())
 }
 

@@ -54,7 +54,7 @@ impl Sql {
         self
     }
 
-    fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
+    pub(crate) fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
         self.binds.iter().fold(sqlx::query(&self.text), |q, bind| match bind {
             Bind::Int(v) => q.bind(*v),
             Bind::Text(v) => q.bind(v.as_str()),
@@ -108,6 +108,10 @@ impl Columns for rusqlite::Row<'_> {
 pub enum Reader<'a> {
     Db(&'a Db),
     Conn(&'a mut AnyConnection),
+    /// SQLite's fast writer, inside its transaction (see `write.rs`).
+    Sqlite(&'a mut rusqlite::Connection),
+    /// The fast writer's connection could not be reached (never expected): reads fail.
+    Lost,
 }
 
 impl<'a> From<&'a Db> for Reader<'a> {
@@ -154,6 +158,8 @@ impl Reader<'_> {
                 let rows = conn.fetch_all(sql.query()).await?;
                 rows.iter().map(|row| decode(row)).collect()
             }
+            Reader::Sqlite(conn) => sqlite_rows(conn, sql, decode),
+            Reader::Lost => Err(crate::write::lost()),
         }
     }
 
@@ -172,6 +178,8 @@ impl Reader<'_> {
                 }
             },
             Reader::Conn(conn) => conn.fetch_optional(sql.query()).await?.as_ref().map(|row| decode(row)).transpose(),
+            Reader::Sqlite(conn) => sqlite_first(conn, sql, decode),
+            Reader::Lost => Err(crate::write::lost()),
         }
     }
 
@@ -180,6 +188,8 @@ impl Reader<'_> {
         match self {
             Reader::Db(db) => Reader::Db(db),
             Reader::Conn(conn) => Reader::Conn(conn),
+            Reader::Sqlite(conn) => Reader::Sqlite(conn),
+            Reader::Lost => Reader::Lost,
         }
     }
 }
@@ -231,15 +241,7 @@ impl SqliteReaders {
         sql: &Sql,
         decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
     ) -> Result<Vec<T>, StorageError> {
-        self.with(|conn| {
-            let mut statement = prepare(conn, sql)?;
-            let mut rows = statement.raw_query();
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(decode(row)?);
-            }
-            Ok(out)
-        })
+        self.with(|conn| sqlite_rows(conn, sql, decode))
     }
 
     fn first<T>(
@@ -247,12 +249,38 @@ impl SqliteReaders {
         sql: &Sql,
         decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
     ) -> Result<Option<T>, StorageError> {
-        self.with(|conn| {
-            let mut statement = prepare(conn, sql)?;
-            let mut rows = statement.raw_query();
-            rows.next()?.map(|row| decode(row)).transpose()
-        })
+        self.with(|conn| sqlite_first(conn, sql, decode))
     }
+}
+
+pub(crate) fn sqlite_rows<T>(
+    conn: &rusqlite::Connection,
+    sql: &Sql,
+    decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+) -> Result<Vec<T>, StorageError> {
+    let mut statement = prepare(conn, sql)?;
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn sqlite_first<T>(
+    conn: &rusqlite::Connection,
+    sql: &Sql,
+    decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+) -> Result<Option<T>, StorageError> {
+    let mut statement = prepare(conn, sql)?;
+    let mut rows = statement.raw_query();
+    rows.next()?.map(|row| decode(row)).transpose()
+}
+
+/// Runs a statement that returns no rows; the number of rows it changed.
+pub(crate) fn sqlite_execute(conn: &rusqlite::Connection, sql: &Sql) -> Result<u64, StorageError> {
+    let mut statement = prepare(conn, sql)?;
+    Ok(statement.raw_execute()? as u64)
 }
 
 /// The cached statement with its parameters bound by name: SQLite numbers `$n` by first

@@ -10,6 +10,7 @@ use sqlx::{AnyConnection, Executor, Row};
 use crate::StorageError;
 use crate::read::{Bind, Columns, Reader, Sql};
 use crate::visibility::{Scope, contractor_tree_cte, granted_sites_cte};
+use crate::write::Writer;
 
 /// A task as stored, with the names of what it points at.
 #[derive(Clone, Debug, PartialEq)]
@@ -201,63 +202,60 @@ fn from_row(row: &dyn Columns) -> Result<Task, StorageError> {
 
 /// The next task number of the tenant. The counter row stays locked until the caller's
 /// transaction ends, so concurrent creates get distinct numbers on both backends.
-pub async fn next_number(conn: &mut AnyConnection, tenant: TenantId) -> Result<i64, StorageError> {
-    let row = conn
-        .fetch_one(
-            sqlx::query(
-                "INSERT INTO task_counters (tenant_id, last_number) VALUES ($1, 1)
-                 ON CONFLICT (tenant_id) DO UPDATE SET last_number = task_counters.last_number + 1
-                 RETURNING last_number",
-            )
-            .bind(tenant.0),
-        )
-        .await?;
-    Ok(row.try_get(0)?)
+pub async fn next_number<'w>(writer: impl Into<Writer<'w>>, tenant: TenantId) -> Result<i64, StorageError> {
+    let sql = Sql::new(
+        "INSERT INTO task_counters (tenant_id, last_number) VALUES ($1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last_number = task_counters.last_number + 1
+         RETURNING last_number",
+    )
+    .bind(Bind::Int(tenant.0));
+    writer.into().first(&sql, |row| row.int(0)).await?.ok_or(StorageError::NotFound)
 }
 
 /// Inserts; [`StorageError::Conflict`] when the creator already used the ExternalIdentifier.
-pub async fn insert(conn: &mut AnyConnection, task: &NewTask<'_>, now: Timestamp) -> Result<i64, StorageError> {
+pub async fn insert<'w>(
+    writer: impl Into<Writer<'w>>,
+    task: &NewTask<'_>,
+    now: Timestamp,
+) -> Result<i64, StorageError> {
     let json = |value: serde_json::Result<String>| value.map_err(|e| StorageError::Corrupt(e.to_string()));
     let assets = json(serde_json::to_string(task.assets))?;
     let custom_fields = json(serde_json::to_string(task.custom_fields))?;
-    let time = |t: Option<Timestamp>| t.map(Timestamp::unix_micros);
-    let row = conn
-        .fetch_one(
-            sqlx::query(
-                "INSERT INTO tasks (tenant_id, reference, created_by, external_identifier, request_hash, initiator_name,
-                    site_id, description, defect_source, matrix_code, chargeability, workflow_id, status_id,
-                    contractor_id, service_level_id, respond_by, complete_by, is_asset_available, assets,
-                    custom_fields, relation, related_task_id, created_at, updated_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                    $21, $22, $23, $23, 1)
-                 RETURNING id",
-            )
-            .bind(task.tenant.0)
-            .bind(task.reference)
-            .bind(task.created_by)
-            .bind(task.external_identifier)
-            .bind(task.request_hash)
-            .bind(task.initiator_name)
-            .bind(task.site)
-            .bind(task.description)
-            .bind(task.defect_source)
-            .bind(task.matrix_code)
-            .bind(task.chargeability)
-            .bind(task.workflow)
-            .bind(task.status)
-            .bind(task.contractor)
-            .bind(task.service_level)
-            .bind(time(task.respond_by))
-            .bind(time(task.complete_by))
-            .bind(task.is_asset_available.map(i64::from))
-            .bind(assets)
-            .bind(custom_fields)
-            .bind(task.relation)
-            .bind(task.related_task)
-            .bind(now.unix_micros()),
-        )
-        .await?;
-    Ok(row.try_get(0)?)
+    let time = |t: Option<Timestamp>| Bind::OptInt(t.map(Timestamp::unix_micros));
+    let text = |t: Option<&str>| Bind::OptText(t.map(str::to_owned));
+    let sql = Sql::new(
+        "INSERT INTO tasks (tenant_id, reference, created_by, external_identifier, request_hash, initiator_name,
+            site_id, description, defect_source, matrix_code, chargeability, workflow_id, status_id,
+            contractor_id, service_level_id, respond_by, complete_by, is_asset_available, assets,
+            custom_fields, relation, related_task_id, created_at, updated_at, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+            $21, $22, $23, $23, 1)
+         RETURNING id",
+    )
+    .bind(Bind::Int(task.tenant.0))
+    .bind(Bind::Text(task.reference.to_owned()))
+    .bind(Bind::OptInt(task.created_by))
+    .bind(text(task.external_identifier))
+    .bind(text(task.request_hash))
+    .bind(Bind::Text(task.initiator_name.to_owned()))
+    .bind(Bind::Int(task.site))
+    .bind(Bind::Text(task.description.to_owned()))
+    .bind(text(task.defect_source))
+    .bind(Bind::Text(task.matrix_code.to_owned()))
+    .bind(text(task.chargeability))
+    .bind(Bind::Int(task.workflow))
+    .bind(Bind::Int(task.status))
+    .bind(Bind::OptInt(task.contractor))
+    .bind(Bind::OptInt(task.service_level))
+    .bind(time(task.respond_by))
+    .bind(time(task.complete_by))
+    .bind(Bind::OptInt(task.is_asset_available.map(i64::from)))
+    .bind(Bind::Text(assets))
+    .bind(Bind::Text(custom_fields))
+    .bind(text(task.relation))
+    .bind(Bind::OptInt(task.related_task))
+    .bind(Bind::Int(now.unix_micros()));
+    writer.into().first(&sql, |row| row.int(0)).await?.ok_or(StorageError::NotFound)
 }
 
 /// The condition that narrows `t` (a task) to `scope`, and the common table expression it
@@ -481,30 +479,32 @@ pub async fn history<'r>(reader: impl Into<Reader<'r>>, task: i64) -> Result<Vec
         .await
 }
 
-pub async fn add_history(conn: &mut AnyConnection, task: i64, entry: &HistoryEntry) -> Result<(), StorageError> {
-    conn.execute(
-        sqlx::query(
-            "INSERT INTO task_history (task_id, occurred_at, actor_id, actor_name, event, from_status, to_status,
-                status_date, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(task)
-        .bind(entry.occurred_at.unix_micros())
-        .bind(entry.actor_id)
-        .bind(entry.actor.as_str())
-        .bind(entry.event.as_str())
-        .bind(entry.from_status.as_deref())
-        .bind(entry.to_status.as_deref())
-        .bind(entry.status_date.map(Timestamp::unix_micros))
-        .bind(entry.detail.as_str()),
+pub async fn add_history<'w>(
+    writer: impl Into<Writer<'w>>,
+    task: i64,
+    entry: &HistoryEntry,
+) -> Result<(), StorageError> {
+    let sql = Sql::new(
+        "INSERT INTO task_history (task_id, occurred_at, actor_id, actor_name, event, from_status, to_status,
+            status_date, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .await?;
+    .bind(Bind::Int(task))
+    .bind(Bind::Int(entry.occurred_at.unix_micros()))
+    .bind(Bind::OptInt(entry.actor_id))
+    .bind(Bind::Text(entry.actor.clone()))
+    .bind(Bind::Text(entry.event.clone()))
+    .bind(Bind::OptText(entry.from_status.clone()))
+    .bind(Bind::OptText(entry.to_status.clone()))
+    .bind(Bind::OptInt(entry.status_date.map(Timestamp::unix_micros)))
+    .bind(Bind::Text(entry.detail.clone()));
+    writer.into().execute(&sql).await?;
     Ok(())
 }
 
 /// Adds a note (`kind` `note` or `chase`); returns its id.
-pub async fn add_note(
-    conn: &mut AnyConnection,
+pub async fn add_note<'w>(
+    writer: impl Into<Writer<'w>>,
     task: i64,
     kind: &str,
     author_id: Option<i64>,
@@ -512,21 +512,17 @@ pub async fn add_note(
     text: &str,
     now: Timestamp,
 ) -> Result<i64, StorageError> {
-    let row = conn
-        .fetch_one(
-            sqlx::query(
-                "INSERT INTO task_notes (task_id, kind, author_id, author_name, text, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(task)
-            .bind(kind)
-            .bind(author_id)
-            .bind(author)
-            .bind(text)
-            .bind(now.unix_micros()),
-        )
-        .await?;
-    Ok(row.try_get(0)?)
+    let sql = Sql::new(
+        "INSERT INTO task_notes (task_id, kind, author_id, author_name, text, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(Bind::Int(task))
+    .bind(Bind::Text(kind.to_owned()))
+    .bind(Bind::OptInt(author_id))
+    .bind(Bind::Text(author.to_owned()))
+    .bind(Bind::Text(text.to_owned()))
+    .bind(Bind::Int(now.unix_micros()));
+    writer.into().first(&sql, |row| row.int(0)).await?.ok_or(StorageError::NotFound)
 }
 
 /// What [`change`] sets (each `Some` field) on a task row.
@@ -547,34 +543,32 @@ pub struct Change {
 /// A version-checked change of the task row: only if it is still at `change.version` (when
 /// given). Bumps the version and the change time (strictly increasing). `false`: someone
 /// else changed the task first; nothing was written.
-pub async fn change(
-    conn: &mut AnyConnection,
+pub async fn change<'w>(
+    writer: impl Into<Writer<'w>>,
     task: i64,
     change: &Change,
     now: Timestamp,
 ) -> Result<bool, StorageError> {
-    let due = |pick: fn(&(Timestamp, Timestamp)) -> Timestamp| change.due.as_ref().map(|d| pick(d).unix_micros());
-    let done = conn
-        .execute(
-            sqlx::query(
-                "UPDATE tasks SET status_id = COALESCE($3, status_id), contractor_id = COALESCE($4, contractor_id),
-                    service_level_id = COALESCE($5, service_level_id), respond_by = COALESCE($7, respond_by),
-                    complete_by = COALESCE($8, complete_by), version = version + 1,
-                    updated_at = CASE WHEN updated_at >= $6 THEN updated_at + 1 ELSE $6 END
-                 WHERE id = $1 AND ($2 IS NULL OR version = $2) AND ($9 IS NULL OR status_id = $9)",
-            )
-            .bind(task)
-            .bind(change.version)
-            .bind(change.status)
-            .bind(change.contractor)
-            .bind(change.service_level)
-            .bind(now.unix_micros())
-            .bind(due(|d| d.0))
-            .bind(due(|d| d.1))
-            .bind(change.from_status),
-        )
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let due = |pick: fn(&(Timestamp, Timestamp)) -> Timestamp| {
+        Bind::OptInt(change.due.as_ref().map(|d| pick(d).unix_micros()))
+    };
+    let sql = Sql::new(
+        "UPDATE tasks SET status_id = COALESCE($3, status_id), contractor_id = COALESCE($4, contractor_id),
+            service_level_id = COALESCE($5, service_level_id), respond_by = COALESCE($7, respond_by),
+            complete_by = COALESCE($8, complete_by), version = version + 1,
+            updated_at = CASE WHEN updated_at >= $6 THEN updated_at + 1 ELSE $6 END
+         WHERE id = $1 AND ($2 IS NULL OR version = $2) AND ($9 IS NULL OR status_id = $9)",
+    )
+    .bind(Bind::Int(task))
+    .bind(Bind::OptInt(change.version))
+    .bind(Bind::OptInt(change.status))
+    .bind(Bind::OptInt(change.contractor))
+    .bind(Bind::OptInt(change.service_level))
+    .bind(Bind::Int(now.unix_micros()))
+    .bind(due(|d| d.0))
+    .bind(due(|d| d.1))
+    .bind(Bind::OptInt(change.from_status));
+    Ok(writer.into().execute(&sql).await? == 1)
 }
 
 /// The task's site and its ancestors, nearest first, with their area and channel codes.
