@@ -182,7 +182,7 @@ pub async fn raise(
             .await?
             .ok_or_else(|| AppError::invalid(rule("NoWorkflow", "The tenant has no active Reactive workflow")))?,
     };
-    let workflow = workflows::get(&app.db, by.tenant, workflow_id).await?.ok_or(AppError::NotFound)?;
+    let workflow = workflows::get(&mut conn, by.tenant, workflow_id).await?.ok_or(AppError::NotFound)?;
     let initial = workflow
         .initial()
         .ok_or_else(|| AppError::invalid(rule("NoWorkflow", format!("Workflow {} has no statuses", workflow.name))))?;

@@ -149,7 +149,7 @@ impl Db {
     /// Opens a write transaction.
     pub async fn begin(&self) -> Result<Tx, StorageError> {
         let turn = match &self.turn {
-            Some(turn) => Some(turn.take().await),
+            Some(turn) => Some(turn.take_for_sqlx().await),
             None => None,
         };
         Ok(Tx { inner: self.write.begin().await?, _turn: turn })

@@ -12,50 +12,130 @@
 //! Statements are the same [`Sql`] text on both, run through [`Writer`].
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use sqlx::{AnyConnection, Executor};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::read::{Columns, Reader, Sql, sqlite_execute, sqlite_first, sqlite_rows};
 use crate::{StorageError, Tx};
 
 /// The right to write, on SQLite: one holder at a time; inside, the fast writer's connection
-/// (opened on first use).
+/// (opened on first use) and the batch of committed transactions waiting for their fsync.
+///
+/// Group commit: a fast transaction runs inside a savepoint of one SQLite transaction that
+/// stays open while other writers are queued for the turn. Its commit releases the savepoint
+/// and, when nobody else is waiting (or the batch is full or old), commits the SQLite
+/// transaction (one fsync for the whole batch) and wakes the batch's members. A member is
+/// answered only after that COMMIT: every acknowledged write is durable, and a failed
+/// COMMIT fails every member. A member that is not the flusher waits a few milliseconds at
+/// most, then takes the turn and commits the batch itself.
 #[derive(Debug)]
 pub(crate) struct WriterTurn {
     path: PathBuf,
-    conn: Arc<Mutex<Option<rusqlite::Connection>>>,
+    state: Arc<Mutex<WriterState>>,
+    /// Writers waiting for the turn.
+    wanting: Arc<AtomicUsize>,
 }
 
+#[derive(Debug, Default)]
+pub(crate) struct WriterState {
+    conn: Option<rusqlite::Connection>,
+    batch: Option<Batch>,
+}
+
+/// The transactions committed into the open SQLite transaction.
+#[derive(Debug)]
+struct Batch {
+    members: usize,
+    started: Instant,
+    done: Arc<Flushed>,
+}
+
+/// How a batch ended: set once, then everyone waiting is woken.
+#[derive(Debug, Default)]
+struct Flushed {
+    result: OnceLock<Result<(), String>>,
+    notify: Notify,
+}
+
+/// A batch is committed when this many transactions are in it...
+const MAX_BATCH: usize = 64;
+/// ...or when it is this old,
+const MAX_BATCH_AGE: Duration = Duration::from_millis(2);
+/// and a member waits this long for the flusher before committing the batch itself.
+const MEMBER_PATIENCE: Duration = Duration::from_millis(5);
+
 /// A held turn.
-pub(crate) type Turn = OwnedMutexGuard<Option<rusqlite::Connection>>;
+pub(crate) type Turn = OwnedMutexGuard<WriterState>;
+
+/// Counts a writer as waiting while it exists (a cancelled wait uncounts itself).
+struct Wanting(Arc<AtomicUsize>);
+
+impl Wanting {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Wanting(Arc::clone(count))
+    }
+}
+
+impl Drop for Wanting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl WriterTurn {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, conn: Arc::new(Mutex::new(None)) }
+        Self { path, state: Arc::new(Mutex::new(WriterState::default())), wanting: Arc::new(AtomicUsize::new(0)) }
     }
 
-    pub async fn take(&self) -> Turn {
-        Arc::clone(&self.conn).lock_owned().await
+    async fn take(&self) -> Turn {
+        let _wanting = Wanting::new(&self.wanting);
+        Arc::clone(&self.state).lock_owned().await
     }
 
-    /// Takes the turn and opens a transaction on the fast writer.
+    /// The turn for a transaction on sqlx's writer: the open batch is committed first.
+    pub async fn take_for_sqlx(&self) -> Turn {
+        let mut turn = self.take().await;
+        flush(&mut turn);
+        turn
+    }
+
+    /// Takes the turn and opens a transaction (a savepoint of the batch) on the fast writer.
     pub async fn begin(&self) -> Result<SqliteTx, StorageError> {
         let mut turn = self.take().await;
-        if turn.is_none() {
-            *turn = Some(self.open()?);
+        if turn.conn.is_none() {
+            turn.conn = Some(self.open()?);
         }
-        let conn = turn.as_mut().ok_or(StorageError::NotFound)?;
-        // IMMEDIATE: the file's write lock now, not at the first write (no upgrade that
-        // could fail against another process).
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(SqliteTx { turn, open: true })
+        let state = &mut *turn;
+        let conn = state.conn.as_mut().ok_or_else(lost)?;
+        if state.batch.is_some() && conn.is_autocommit() {
+            // The batch's transaction ended under it (SQLite rolls back on some I/O errors).
+            fail(state.batch.take(), "the write batch was rolled back by the database");
+        }
+        if state.batch.is_none() {
+            // IMMEDIATE: the file's write lock now, not at the first write (no upgrade that
+            // could fail against another process).
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            state.batch = Some(Batch { members: 0, started: Instant::now(), done: Arc::default() });
+        }
+        if let Err(err) = conn.execute_batch("SAVEPOINT caretaker_write") {
+            // Nothing of this transaction exists; the batch stays for its members.
+            if state.batch.as_ref().is_some_and(|b| b.members == 0) {
+                conn.execute_batch("ROLLBACK").ok();
+                state.batch = None;
+            }
+            return Err(err.into());
+        }
+        Ok(SqliteTx { turn: Some(turn), wanting: Arc::clone(&self.wanting), state: Arc::clone(&self.state) })
     }
 
     fn open(&self) -> Result<rusqlite::Connection, StorageError> {
         let conn = rusqlite::Connection::open(&self.path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(Duration::from_secs(5))?;
         // As sqlx's writer: foreign keys on, a full sync at every commit (durable when
         // acknowledged), WAL beside the readers.
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA journal_mode = WAL;")?;
@@ -64,36 +144,109 @@ impl WriterTurn {
     }
 }
 
-/// A transaction on SQLite's fast writer; rolled back when dropped uncommitted.
+/// Commits the open batch, if any, and tells its members how it went.
+fn flush(state: &mut WriterState) {
+    let Some(batch) = state.batch.take() else { return };
+    let result = match state.conn.as_mut() {
+        Some(conn) if !conn.is_autocommit() => match conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                // A failed COMMIT (e.g. the disk is full) leaves the transaction open.
+                conn.execute_batch("ROLLBACK").ok();
+                Err(err.to_string())
+            }
+        },
+        _ => Err(String::from("the write batch was rolled back by the database")),
+    };
+    finish(&batch.done, result);
+}
+
+fn fail(batch: Option<Batch>, why: &str) {
+    if let Some(batch) = batch {
+        finish(&batch.done, Err(why.to_owned()));
+    }
+}
+
+fn finish(done: &Flushed, result: Result<(), String>) {
+    done.result.set(result).ok();
+    done.notify.notify_waiters();
+}
+
+/// A transaction on SQLite's fast writer (a savepoint of the open batch); rolled back when
+/// dropped uncommitted.
 pub struct SqliteTx {
-    turn: Turn,
-    open: bool,
+    turn: Option<Turn>,
+    wanting: Arc<AtomicUsize>,
+    state: Arc<Mutex<WriterState>>,
 }
 
 impl SqliteTx {
     fn conn(&mut self) -> Result<&mut rusqlite::Connection, StorageError> {
-        self.turn.as_mut().ok_or(StorageError::NotFound)
+        self.turn.as_mut().and_then(|turn| turn.conn.as_mut()).ok_or_else(lost)
     }
 
     async fn commit(mut self) -> Result<(), StorageError> {
-        let conn = self.conn()?;
-        let done = conn.execute_batch("COMMIT");
-        if done.is_err() {
-            // A failed COMMIT (e.g. the disk is full) leaves the transaction open.
-            conn.execute_batch("ROLLBACK").ok();
+        let Some(mut turn) = self.turn.take() else { return Err(lost()) };
+        let state = &mut *turn;
+        let conn = state.conn.as_mut().ok_or_else(lost)?;
+        if let Err(err) = conn.execute_batch("RELEASE caretaker_write") {
+            undo(state);
+            return Err(err.into());
         }
-        self.open = false;
-        Ok(done?)
+        let Some(batch) = state.batch.as_mut() else { return Err(lost()) };
+        batch.members += 1;
+        let done = Arc::clone(&batch.done);
+        let batch_due = batch.members >= MAX_BATCH || batch.started.elapsed() >= MAX_BATCH_AGE;
+        if batch_due || self.wanting.load(Ordering::SeqCst) == 0 {
+            flush(state);
+        }
+        drop(turn);
+        loop {
+            let notified = done.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(result) = done.result.get() {
+                return result.clone().map_err(|why| StorageError::Other(why.into()));
+            }
+            if tokio::time::timeout(MEMBER_PATIENCE, notified).await.is_err() {
+                // Whoever was to commit the batch has not: commit it (or see it committed).
+                let mut turn = Arc::clone(&self.state).lock_owned().await;
+                if done.result.get().is_none() && turn.batch.as_ref().is_some_and(|b| Arc::ptr_eq(&b.done, &done)) {
+                    flush(&mut turn);
+                }
+            }
+        }
+    }
+}
+
+/// Rolls the current savepoint back; commits the batch when nobody else is coming to.
+fn undo(state: &mut WriterState) {
+    if let Some(conn) = state.conn.as_mut()
+        && !conn.is_autocommit()
+    {
+        conn.execute_batch("ROLLBACK TO caretaker_write; RELEASE caretaker_write").ok();
     }
 }
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        if self.open
-            && let Some(conn) = self.turn.as_mut()
-            && !conn.is_autocommit()
-        {
-            conn.execute_batch("ROLLBACK").ok();
+        let Some(mut turn) = self.turn.take() else { return };
+        undo(&mut turn);
+        match turn.batch.as_ref().map(|batch| batch.members) {
+            // The batch holds nothing: end its transaction.
+            Some(0) => {
+                if let Some(conn) = turn.conn.as_mut()
+                    && !conn.is_autocommit()
+                {
+                    conn.execute_batch("ROLLBACK").ok();
+                }
+                if let Some(batch) = turn.batch.take() {
+                    finish(&batch.done, Ok(()));
+                }
+            }
+            // Members wait for a COMMIT, and nobody else is coming to make it.
+            Some(_) if self.wanting.load(Ordering::SeqCst) == 0 => flush(&mut turn),
+            _ => {}
         }
     }
 }

@@ -21,6 +21,7 @@ both_backends!(
     a_nullable_float_binds_after_a_null_on_the_same_statement,
     sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists,
     reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_parameters,
+    concurrent_hot_writes_keep_exactly_what_was_committed,
 );
 
 async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
@@ -316,4 +317,80 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
     assert_eq!(workflows::get(&mut tx, tenant.id, id).await.unwrap().as_ref(), Some(read));
     tx.rollback().await.unwrap();
     assert_eq!(workflows::get(&t.db, other.id, id).await.unwrap(), None);
+}
+
+/// Many writers at once through the hot-write transactions (on SQLite: savepoints of one
+/// group-committed transaction), mixed with ordinary transactions, failures and rollbacks:
+/// exactly the committed increments remain, each number handed out once.
+async fn concurrent_hot_writes_keep_exactly_what_was_committed(t: TestDb) {
+    use caretaker_domain::tenant::TenantId;
+    use caretaker_storage::tasks;
+    use sqlx::{Executor, Row};
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let tenant = tenants::insert(&mut tx, &name("Busy Writers"), now).await.unwrap().id;
+    tx.commit().await.unwrap();
+
+    let mut writers = Vec::new();
+    for i in 0..120 {
+        let db = t.db.clone();
+        writers.push(tokio::spawn(async move {
+            match i % 6 {
+                // Commits through sqlx's writer.
+                0 => {
+                    let mut tx = db.begin().await.unwrap();
+                    let number = tasks::next_number(&mut tx, tenant).await.unwrap();
+                    tx.commit().await.unwrap();
+                    Some(number)
+                }
+                // Rolls back (dropped uncommitted).
+                1 => {
+                    let mut tx = db.begin_write().await.unwrap();
+                    tasks::next_number(&mut tx, tenant).await.unwrap();
+                    drop(tx);
+                    None
+                }
+                // Fails on a constraint (no such tenant) and is dropped.
+                2 => {
+                    let mut tx = db.begin_write().await.unwrap();
+                    let err = tasks::next_number(&mut tx, TenantId(i64::MAX)).await.unwrap_err();
+                    assert!(matches!(err, StorageError::Constraint(_)), "{err:?}");
+                    None
+                }
+                // Commits through the hot-write transaction.
+                _ => {
+                    let mut tx = db.begin_write().await.unwrap();
+                    let number = tasks::next_number(&mut tx, tenant).await.unwrap();
+                    tokio::task::yield_now().await;
+                    tx.commit().await.unwrap();
+                    Some(number)
+                }
+            }
+        }));
+    }
+    let mut committed = Vec::new();
+    for writer in writers {
+        committed.extend(writer.await.unwrap());
+    }
+    committed.sort_unstable();
+    // 20 through sqlx, 60 hot: each committed increment is there once, nothing else.
+    assert_eq!(committed, (1..=80).collect::<Vec<i64>>());
+    let stored: i64 = t
+        .conn()
+        .await
+        .fetch_one(sqlx::query("SELECT last_number FROM task_counters WHERE tenant_id = $1").bind(tenant.0))
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 80);
+    // And a fresh connection (another process would see the same) agrees.
+    let again = Db::connect(&t.url, &DbOptions::default()).await.unwrap();
+    let reread: i64 = again
+        .read()
+        .fetch_one(sqlx::query("SELECT last_number FROM task_counters WHERE tenant_id = $1").bind(tenant.0))
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reread, 80);
+    again.close().await;
 }
