@@ -141,7 +141,8 @@ impl AssetLookups {
         }
         for code in inputs.iter().map(|i| i.matrix_code.trim()).filter(|c| MatrixCode::parse(c).is_ok()) {
             if !self.fields.contains_key(code) {
-                let fields = crate::custom_fields::applicable(conn, tenant, CustomFieldTarget::Asset, code).await?;
+                let fields =
+                    crate::custom_fields::applicable(&mut *conn, tenant, CustomFieldTarget::Asset, code).await?;
                 self.fields.insert(code.to_owned(), fields);
             }
         }

@@ -8,7 +8,7 @@ use caretaker_domain::rules::RuleCheck;
 use caretaker_domain::tenant::TenantId;
 use caretaker_storage::audit::{self, Event};
 use caretaker_storage::custom_fields::{self, CustomField, NewField};
-use caretaker_storage::{Conn, StorageError, reference_data};
+use caretaker_storage::{Reader, StorageError, reference_data};
 
 use crate::principal::Principal;
 use crate::{App, AppError};
@@ -25,13 +25,13 @@ fn code_and_ancestors(code: &str) -> Vec<String> {
 }
 
 /// The fields that apply to `code` for `target`.
-pub async fn applicable(
-    conn: &mut Conn,
+pub async fn applicable<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     target: CustomFieldTarget,
     code: &str,
 ) -> Result<Vec<CustomField>, StorageError> {
-    custom_fields::for_codes(conn, tenant, target.name(), &code_and_ancestors(code)).await
+    custom_fields::for_codes(reader, tenant, target.name(), &code_and_ancestors(code)).await
 }
 
 /// The custom fields of a matrix code, for `GET /rest/customfields/{type}/{tenant}/{code}`.

@@ -164,7 +164,7 @@ impl SiteLookups {
                 }
                 if !self.fields.contains_key(channel) {
                     let fields =
-                        crate::custom_fields::applicable(conn, tenant, CustomFieldTarget::Site, channel).await?;
+                        crate::custom_fields::applicable(&mut *conn, tenant, CustomFieldTarget::Site, channel).await?;
                     self.fields.insert(channel.to_owned(), fields);
                 }
             }

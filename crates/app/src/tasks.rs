@@ -16,7 +16,9 @@ use caretaker_domain::task::{
 use caretaker_domain::user::UserType;
 use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter};
 use caretaker_storage::visibility::{self, Scope};
-use caretaker_storage::{Conn, Reader, StorageError, assets, contractors, reference_data, sites, workflows};
+use caretaker_storage::{
+    Conn, ReadSession, Reader, StorageError, assets, contractors, reference_data, sites, workflows,
+};
 use sha2::{Digest, Sha256};
 
 use crate::principal::Principal;
@@ -163,26 +165,26 @@ pub async fn raise(
     // so the single SQLite writer is held only for the writes. What could change in between
     // is guarded by the database: a second task with the ExternalIdentifier by the unique
     // constraint (answered below as a retry), vanished rows by foreign keys.
-    let mut conn = app.db.read().acquire().await.map_err(StorageError::from)?;
+    let mut reads = ReadSession::new(&app.db);
     if let Some(external) = &external
         && let Some(existing) =
-            tasks::by_external_identifier(&mut conn, by.tenant, by.user.map(|u| u.0), external).await?
+            tasks::by_external_identifier(reads.reader().await?, by.tenant, by.user.map(|u| u.0), external).await?
     {
         return same_request(existing, &hash);
     }
-    let resolved = resolve(&mut conn, by, &input, may_restrict, &mut check).await?;
+    let resolved = resolve(&mut reads, by, &input, may_restrict, &mut check).await?;
     check.finish().map_err(AppError::Invalid)?;
     let Some(mut resolved) = resolved else {
         return Err(AppError::internal("task checks passed without values"));
     };
-    dispatch_by_rules(&mut conn, by.tenant, &input.matrix_item_code, &mut resolved).await?;
+    dispatch_by_rules(&mut reads, by.tenant, &input.matrix_item_code, &mut resolved).await?;
     let workflow_id = match resolved.workflow {
         Some(id) => id,
-        None => workflows::default_id(&mut *conn, by.tenant, WorkflowType::Reactive)
+        None => workflows::default_id(reads.reader().await?, by.tenant, WorkflowType::Reactive)
             .await?
             .ok_or_else(|| AppError::invalid(rule("NoWorkflow", "The tenant has no active Reactive workflow")))?,
     };
-    let workflow = workflows::get(&mut conn, by.tenant, workflow_id).await?.ok_or(AppError::NotFound)?;
+    let workflow = workflows::get(reads.reader().await?, by.tenant, workflow_id).await?.ok_or(AppError::NotFound)?;
     let initial = workflow
         .initial()
         .ok_or_else(|| AppError::invalid(rule("NoWorkflow", format!("Workflow {} has no statuses", workflow.name))))?;
@@ -191,11 +193,11 @@ pub async fn raise(
         _ => initial,
     };
     let service_level = match resolved.service_level {
-        Some(id) => workflows::service_level(&mut *conn, by.tenant, Some(id), None).await?,
+        Some(id) => workflows::service_level(reads.reader().await?, by.tenant, Some(id), None).await?,
         None => None,
     };
     // Released before the writer is waited for: on PostgreSQL both come from one pool.
-    drop(conn);
+    drop(reads);
     let mut tx = app.db.begin_write().await?;
     let due = service_level.as_ref().map(|l| task::due_dates(now, l.respond_minutes, l.complete_minutes));
     let reference = TaskNumber(tasks::next_number(&mut tx, by.tenant).await?).reference();
@@ -297,7 +299,7 @@ struct Resolved {
 }
 
 async fn resolve(
-    conn: &mut Conn,
+    reads: &mut ReadSession<'_>,
     by: &Principal,
     input: &TaskInput,
     may_restrict: bool,
@@ -309,9 +311,10 @@ async fn resolve(
     let mut complete = true;
 
     let site_code = input.site_code.trim();
-    let site = if site_code.is_empty() { None } else { sites::id_by_code(&mut *conn, tenant, site_code).await? };
+    let site =
+        if site_code.is_empty() { None } else { sites::id_by_code(reads.reader().await?, tenant, site_code).await? };
     let site = match site {
-        Some(site) if may_raise_at(conn, by, site.0).await? => Some(site.0),
+        Some(site) if may_raise_at(reads, by, site.0).await? => Some(site.0),
         Some(_) | None if !site_code.is_empty() => {
             check.push(rule("UnknownSite", format!("No site you can access has the code {site_code:?}")));
             None
@@ -326,9 +329,11 @@ async fn resolve(
     let code = input.matrix_item_code.trim();
     if !code.is_empty() {
         let known = MatrixCode::parse(code).is_ok()
-            && reference_data::matrix_item_exists(&mut *conn, tenant, MatrixType::Reactive, code, true).await?;
+            && reference_data::matrix_item_exists(reads.reader().await?, tenant, MatrixType::Reactive, code, true)
+                .await?;
         if known {
-            let fields = custom_fields::applicable(conn, tenant, CustomFieldTarget::Task, code).await?;
+            let fields =
+                custom_fields::applicable(reads.reader().await?, tenant, CustomFieldTarget::Task, code).await?;
             resolved.answers = custom_fields::check_answers(ENTITY, &fields, &input.custom_fields, check);
         } else {
             check.push(rule("UnknownMatrixItemCode", format!("{code:?} is not an active Reactive matrix code")));
@@ -336,9 +341,8 @@ async fn resolve(
     }
 
     if let Some(source) = given(&input.defect_source) {
-        if reference_data::reference_value_exists(&mut *conn, tenant, ReferenceGroup::TaskDefectSource, source, true)
-            .await?
-        {
+        let group = ReferenceGroup::TaskDefectSource;
+        if reference_data::reference_value_exists(reads.reader().await?, tenant, group, source, true).await? {
             resolved.defect_source = Some(source.to_owned());
         } else {
             check.push(rule("UnknownDefectSource", format!("{source:?} is not a defect source (reference list task)")));
@@ -347,19 +351,19 @@ async fn resolve(
 
     if may_restrict {
         if let Some(name) = given(&input.workflow) {
-            match workflows::id_by_name(&mut *conn, tenant, WorkflowType::Reactive, name).await? {
+            match workflows::id_by_name(reads.conn().await?, tenant, WorkflowType::Reactive, name).await? {
                 Some((id, true)) => resolved.workflow = Some(id),
                 _ => check.push(rule("UnknownWorkflow", format!("{name:?} is not an active Reactive workflow"))),
             }
         }
         if let Some(name) = given(&input.service_level) {
-            match workflows::service_level(&mut *conn, tenant, None, Some(name)).await? {
+            match workflows::service_level(reads.reader().await?, tenant, None, Some(name)).await? {
                 Some(level) if level.is_active => resolved.service_level = Some(level.id),
                 _ => check.push(rule("UnknownServiceLevel", format!("{name:?} is not an active service level"))),
             }
         }
         if let Some(code) = given(&input.supplier) {
-            match contractors::find_by_code(&mut *conn, tenant, code).await? {
+            match contractors::find_by_code(reads.conn().await?, tenant, code).await? {
                 Some(contractor) => {
                     resolved.contractor = Some(contractor.id.0);
                     resolved.dispatch_note = format!("Dispatched to {} as the request asked", contractor.code);
@@ -374,10 +378,10 @@ async fn resolve(
         if resolved.assets.iter().any(|a| a.eq_ignore_ascii_case(identifier)) {
             continue;
         }
-        let found = assets::find(&mut *conn, tenant, identifier).await?;
+        let found = assets::find(reads.conn().await?, tenant, identifier).await?;
         let at_site = match (found, site) {
             (Some((_, asset_site)), Some(site)) => {
-                tasks::site_chain(conn, asset_site.0).await?.sites.iter().any(|(id, _, _)| *id == site)
+                tasks::site_chain(reads.reader().await?, asset_site.0).await?.sites.iter().any(|(id, _, _)| *id == site)
             }
             (Some(_), None) => true,
             (None, _) => false,
@@ -394,7 +398,7 @@ async fn resolve(
         if relation.is_none() {
             check.push(rule("InvalidRelateType", "Relate.Type must be child or related"));
         }
-        let other = tasks::get(conn, tenant, by.scope(), reference).await?;
+        let other = tasks::get(reads.reader().await?, tenant, by.scope(), reference).await?;
         match (relation, other) {
             (Some(relation), Some(other)) => resolved.relation = Some((relation, other.id)),
             (_, None) => check.push(rule("UnknownRelatedTask", format!("No task {reference:?} that you can see"))),
@@ -407,26 +411,27 @@ async fn resolve(
 /// Management and Site users raise tasks at sites they can access; a Contractor user
 /// holding tasks.create may raise them at any site of the tenant (the task is theirs to
 /// see through having raised it).
-async fn may_raise_at(conn: &mut Conn, by: &Principal, site: i64) -> Result<bool, StorageError> {
+async fn may_raise_at(reads: &mut ReadSession<'_>, by: &Principal, site: i64) -> Result<bool, StorageError> {
     match by.scope() {
-        Scope::Contractor { .. } => Ok(true),
-        scope => visibility::site_visible(conn, by.tenant, scope, site).await,
+        Scope::Contractor { .. } | Scope::All => Ok(true),
+        scope => visibility::site_visible(reads.conn().await?, by.tenant, scope, site).await,
     }
 }
 
 /// Fills what the request left to the rules: contractor, service level, workflow,
 /// chargeability, from the best-fitting dispatch rule.
 async fn dispatch_by_rules(
-    conn: &mut Conn,
+    reads: &mut ReadSession<'_>,
     tenant: caretaker_domain::tenant::TenantId,
     matrix_code: &str,
     resolved: &mut Resolved,
 ) -> Result<(), StorageError> {
-    let rules: Vec<DispatchRule> = workflows::rules(&mut *conn, tenant).await?.into_iter().map(|r| r.rule).collect();
+    let rules: Vec<DispatchRule> =
+        workflows::rules(reads.reader().await?, tenant).await?.into_iter().map(|r| r.rule).collect();
     if rules.is_empty() {
         return Ok(());
     }
-    let chain = tasks::site_chain(conn, resolved.site).await?;
+    let chain = tasks::site_chain(reads.reader().await?, resolved.site).await?;
     let Some(chosen) = task::choose_rule(&rules, &chain, matrix_code.trim()) else {
         return Ok(());
     };
@@ -623,7 +628,7 @@ async fn try_change_status(
         ("ResolutionRemedyCode", MatrixType::TaskResolutionRemedy, given(&change.resolution_remedy)),
     ] {
         if let Some(code) = value
-            && !reference_data::matrix_item_exists(app.db.read(), by.tenant, matrix, code, true).await?
+            && !reference_data::matrix_item_exists(&app.db, by.tenant, matrix, code, true).await?
         {
             check.push(rule(
                 &format!("Unknown{}", field.trim_end_matches("Code")),

@@ -280,7 +280,7 @@ pub async fn rules(
     app: &App,
     by: &Authorized<'_, can::ReferenceDataRead, Principal>,
 ) -> Result<Vec<ListedRule>, AppError> {
-    Ok(workflows::rules(app.db.read(), by.principal().tenant).await?)
+    Ok(workflows::rules(&app.db, by.principal().tenant).await?)
 }
 
 /// A dispatch rule as typed: where and what it matches, what it decides.

@@ -1,8 +1,9 @@
 //! Custom fields and their answers.
 
 use caretaker_domain::tenant::TenantId;
-use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
+use sqlx::{AnyConnection, Executor, Row};
 
+use crate::read::{Bind, Columns, Reader, Sql};
 use crate::{StorageError, flag};
 
 /// A custom field as stored.
@@ -55,45 +56,40 @@ pub async fn insert(conn: &mut AnyConnection, tenant: TenantId, field: &NewField
 }
 
 /// The fields of `target` defined on any of `codes` (a matrix code and its ancestors).
-pub async fn for_codes<'c, E>(
-    executor: E,
+pub async fn for_codes<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     target: &str,
     codes: &[String],
-) -> Result<Vec<CustomField>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
+) -> Result<Vec<CustomField>, StorageError> {
     if codes.is_empty() {
         return Ok(Vec::new());
     }
     let placeholders: Vec<String> = (0..codes.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "SELECT matrix_code, name, question, is_mandatory, data_type, answer_list, parent_name, trigger_value
-         FROM custom_fields WHERE tenant_id = $1 AND target = $2 AND matrix_code IN ({})
+    let mut sql = Sql::new(format!(
+        "SELECT {COLUMNS} FROM custom_fields WHERE tenant_id = $1 AND target = $2 AND matrix_code IN ({})
          ORDER BY LENGTH(matrix_code), sort_order, name",
         placeholders.join(", ")
-    );
-    let mut query = sqlx::query(&sql).bind(tenant.0).bind(target);
+    ))
+    .bind(Bind::Int(tenant.0))
+    .bind(Bind::Text(target.to_owned()));
     for code in codes {
-        query = query.bind(code.as_str());
+        sql = sql.bind(Bind::Text(code.clone()));
     }
-    let rows = executor.fetch_all(query).await?;
-    rows.iter().map(from_row).collect()
+    reader.into().rows(&sql, from_row).await
 }
 
-fn from_row(r: &AnyRow) -> Result<CustomField, StorageError> {
-    let answers: String = r.try_get("answer_list")?;
-    let parent: Option<String> = r.try_get("parent_name")?;
-    let trigger: Option<String> = r.try_get("trigger_value")?;
+/// A row of [`COLUMNS`] (the target, at 0, is not part of the field).
+fn from_row(r: &dyn Columns) -> Result<CustomField, StorageError> {
+    let answers = r.text(6)?;
     Ok(CustomField {
-        matrix_code: r.try_get("matrix_code")?,
-        name: r.try_get("name")?,
-        question: r.try_get("question")?,
-        is_mandatory: r.try_get::<i64, _>("is_mandatory")? != 0,
-        data_type: r.try_get("data_type")?,
+        matrix_code: r.text(1)?,
+        name: r.text(2)?,
+        question: r.text(3)?,
+        is_mandatory: r.int(4)? != 0,
+        data_type: r.text(5)?,
         answers: answers.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect(),
-        parent: parent.zip(trigger),
+        parent: r.opt_text(7)?.zip(r.opt_text(8)?),
     })
 }
 
@@ -136,7 +132,7 @@ where
             .bind(name.trim().to_ascii_lowercase()),
         )
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(|row| from_row(row)).transpose()
 }
 
 /// The sort order a field appended to the tenant's fields gets.

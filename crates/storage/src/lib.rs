@@ -43,7 +43,7 @@ pub use db::{Backend, Db, DbOptions, Savepoint, Tx};
 pub type Conn = sqlx::AnyConnection;
 pub use error::{DriverError, StorageError};
 pub use migrate::{MIGRATIONS, Migration};
-pub use read::Reader;
+pub use read::{ReadSession, Reader};
 pub use write::{WriteTx, Writer};
 
 /// A nullable float as text, for `CAST($n AS DOUBLE PRECISION)` in SQL. sqlx 0.8's `Any`

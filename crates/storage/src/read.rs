@@ -194,6 +194,38 @@ impl Reader<'_> {
     }
 }
 
+/// The reads of one request that makes several: on SQLite the fast readers, one statement
+/// at a time; on PostgreSQL one pooled connection, taken at the first read and kept (a
+/// request holding a connection never waits for a second one, which could starve the pool).
+/// Drop it before waiting for a write transaction.
+pub struct ReadSession<'a> {
+    db: &'a Db,
+    conn: Option<PoolConnection<Any>>,
+}
+
+impl<'a> ReadSession<'a> {
+    pub fn new(db: &'a Db) -> Self {
+        Self { db, conn: None }
+    }
+
+    /// Where the next read runs.
+    pub async fn reader(&mut self) -> Result<Reader<'_>, StorageError> {
+        if self.db.fast_reads() {
+            return Ok(Reader::Db(self.db));
+        }
+        Ok(Reader::Conn(self.conn().await?))
+    }
+
+    /// A connection, for reads not (yet) written for [`Reader`].
+    pub async fn conn(&mut self) -> Result<&mut AnyConnection, StorageError> {
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.db.read().acquire().await?,
+        };
+        Ok(&mut **self.conn.insert(conn))
+    }
+}
+
 /// Idle connections kept; more are opened when more threads read at once.
 const MAX_IDLE: usize = 16;
 

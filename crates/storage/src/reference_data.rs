@@ -4,6 +4,7 @@ use caretaker_domain::matrix::{MatrixType, ReferenceGroup};
 use caretaker_domain::tenant::TenantId;
 use sqlx::{AnyConnection, Executor, Row};
 
+use crate::read::{Bind, Reader, Sql};
 use crate::{StorageError, flag};
 
 /// A matrix item as stored.
@@ -166,29 +167,22 @@ where
 
 /// Whether the tenant has an item of that type with that code (only an active one when
 /// `active_only`: what new records may refer to).
-pub async fn matrix_item_exists<'c, E>(
-    executor: E,
+pub async fn matrix_item_exists<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     matrix_type: MatrixType,
     code: &str,
     active_only: bool,
-) -> Result<bool, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_one(
-            sqlx::query(
-                "SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1 AND matrix_type = $2 AND code = $3
-                   AND ($4 = 0 OR is_active = 1)",
-            )
-            .bind(tenant.0)
-            .bind(matrix_type.name())
-            .bind(code)
-            .bind(flag(active_only)),
-        )
-        .await?;
-    Ok(row.try_get::<i64, _>(0)? > 0)
+) -> Result<bool, StorageError> {
+    let sql = Sql::new(
+        "SELECT COUNT(*) FROM matrix_items WHERE tenant_id = $1 AND matrix_type = $2 AND code = $3
+           AND ($4 = 0 OR is_active = 1)",
+    )
+    .bind(Bind::Int(tenant.0))
+    .bind(Bind::Text(matrix_type.name().to_owned()))
+    .bind(Bind::Text(code.to_owned()))
+    .bind(Bind::Int(flag(active_only)));
+    Ok(reader.into().first(&sql, |row| row.int(0)).await?.unwrap_or(0) > 0)
 }
 
 /// Every reference value of the tenant: (group name, value), by group and order.
@@ -220,29 +214,22 @@ where
 
 /// Whether the group holds `value`, in any case (only an active one when `active_only`:
 /// what new records may refer to).
-pub async fn reference_value_exists<'c, E>(
-    executor: E,
+pub async fn reference_value_exists<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     group: ReferenceGroup,
     value: &str,
     active_only: bool,
-) -> Result<bool, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_one(
-            sqlx::query(
-                "SELECT COUNT(*) FROM reference_values WHERE tenant_id = $1 AND list_group = $2 AND value_key = $3
-                   AND ($4 = 0 OR is_active = 1)",
-            )
-            .bind(tenant.0)
-            .bind(group.name())
-            .bind(value.trim().to_lowercase())
-            .bind(flag(active_only)),
-        )
-        .await?;
-    Ok(row.try_get::<i64, _>(0)? > 0)
+) -> Result<bool, StorageError> {
+    let sql = Sql::new(
+        "SELECT COUNT(*) FROM reference_values WHERE tenant_id = $1 AND list_group = $2 AND value_key = $3
+           AND ($4 = 0 OR is_active = 1)",
+    )
+    .bind(Bind::Int(tenant.0))
+    .bind(Bind::Text(group.name().to_owned()))
+    .bind(Bind::Text(value.trim().to_lowercase()))
+    .bind(Bind::Int(flag(active_only)));
+    Ok(reader.into().first(&sql, |row| row.int(0)).await?.unwrap_or(0) > 0)
 }
 
 /// The sort order a value appended to the group gets.

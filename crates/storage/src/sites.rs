@@ -5,6 +5,7 @@ use caretaker_domain::site::{SiteCode, SiteId};
 use caretaker_domain::tenant::TenantId;
 use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
 
+use crate::read::{Bind, Reader, Sql};
 use crate::{StorageError, flag};
 
 /// A site to insert (checked values).
@@ -247,18 +248,15 @@ pub async fn set_hours(
 }
 
 /// The tenant's site with that code (any case).
-pub async fn id_by_code<'c, E>(executor: E, tenant: TenantId, code: &str) -> Result<Option<SiteId>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_optional(
-            sqlx::query("SELECT id FROM sites WHERE tenant_id = $1 AND code_key = $2")
-                .bind(tenant.0)
-                .bind(code.trim().to_ascii_lowercase()),
-        )
-        .await?;
-    row.map(|row| Ok(SiteId(row.try_get(0)?))).transpose()
+pub async fn id_by_code<'r>(
+    reader: impl Into<Reader<'r>>,
+    tenant: TenantId,
+    code: &str,
+) -> Result<Option<SiteId>, StorageError> {
+    let sql = Sql::new("SELECT id FROM sites WHERE tenant_id = $1 AND code_key = $2")
+        .bind(Bind::Int(tenant.0))
+        .bind(Bind::Text(code.trim().to_ascii_lowercase()));
+    reader.into().first(&sql, |row| Ok(SiteId(row.int(0)?))).await
 }
 
 const SELECT: &str = "SELECT s.id, s.code, p.code AS parent_code, s.name, s.address_line1, s.address_line2,

@@ -5,7 +5,7 @@
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{SiteChain, StatusType};
 use caretaker_domain::tenant::TenantId;
-use sqlx::{AnyConnection, Executor, Row};
+use sqlx::{Executor, Row};
 
 use crate::StorageError;
 use crate::read::{Bind, Columns, Reader, Sql};
@@ -306,24 +306,20 @@ pub async fn get<'r>(
 }
 
 /// The task the user created with that ExternalIdentifier, whoever may see it now.
-pub async fn by_external_identifier(
-    conn: &mut AnyConnection,
+pub async fn by_external_identifier<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     created_by: Option<i64>,
     external_identifier: &str,
 ) -> Result<Option<Task>, StorageError> {
-    let row = conn
-        .fetch_optional(
-            sqlx::query(&format!(
-                "{SELECT} WHERE t.tenant_id = $1 AND t.external_identifier = $2
-                    AND (t.created_by = $3 OR (t.created_by IS NULL AND $3 IS NULL))"
-            ))
-            .bind(tenant.0)
-            .bind(external_identifier)
-            .bind(created_by),
-        )
-        .await?;
-    row.as_ref().map(|row| from_row(row)).transpose()
+    let sql = Sql::new(format!(
+        "{SELECT} WHERE t.tenant_id = $1 AND t.external_identifier = $2
+            AND (t.created_by = $3 OR (t.created_by IS NULL AND $3 IS NULL))"
+    ))
+    .bind(Bind::Int(tenant.0))
+    .bind(Bind::Text(external_identifier.to_owned()))
+    .bind(Bind::OptInt(created_by));
+    reader.into().first(&sql, from_row).await
 }
 
 /// A page of the tasks `scope` lets its holder see, newest change first (see
@@ -572,26 +568,18 @@ pub async fn change<'w>(
 }
 
 /// The task's site and its ancestors, nearest first, with their area and channel codes.
-pub async fn site_chain(conn: &mut AnyConnection, site: i64) -> Result<SiteChain, StorageError> {
-    let rows = conn
-        .fetch_all(
-            sqlx::query(
-                "WITH RECURSIVE up(id, parent_id, area, channel, depth) AS (
-                    SELECT id, parent_id, geographic_area_code, site_channel_code, 0 FROM sites WHERE id = $1
-                    UNION
-                    SELECT p.id, p.parent_id, p.geographic_area_code, p.site_channel_code, up.depth + 1
-                    FROM sites p JOIN up ON p.id = up.parent_id WHERE up.depth < 100)
-                 SELECT id, area, channel FROM up ORDER BY depth",
-            )
-            .bind(site),
-        )
-        .await?;
-    Ok(SiteChain {
-        sites: rows
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, StorageError>>()?,
-    })
+pub async fn site_chain<'r>(reader: impl Into<Reader<'r>>, site: i64) -> Result<SiteChain, StorageError> {
+    let sql = Sql::new(
+        "WITH RECURSIVE up(id, parent_id, area, channel, depth) AS (
+            SELECT id, parent_id, geographic_area_code, site_channel_code, 0 FROM sites WHERE id = $1
+            UNION
+            SELECT p.id, p.parent_id, p.geographic_area_code, p.site_channel_code, up.depth + 1
+            FROM sites p JOIN up ON p.id = up.parent_id WHERE up.depth < 100)
+         SELECT id, area, channel FROM up ORDER BY depth",
+    )
+    .bind(Bind::Int(site));
+    let sites = reader.into().rows(&sql, |r| Ok((r.int(0)?, r.opt_text(1)?, r.opt_text(2)?))).await?;
+    Ok(SiteChain { sites })
 }
 
 /// How many tasks the tenant has (for the demo and the pages' counts).

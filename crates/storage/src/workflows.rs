@@ -4,7 +4,6 @@
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{DispatchRule, Status, StatusFlags, StatusType, Workflow, WorkflowType};
 use caretaker_domain::tenant::TenantId;
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
 
 use crate::read::{Bind, Columns, Reader, Sql};
@@ -323,25 +322,18 @@ where
 }
 
 /// The default workflow of a type: the active one marked default, else the oldest active.
-pub async fn default_id<'c, E>(
-    executor: E,
+pub async fn default_id<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     workflow_type: WorkflowType,
-) -> Result<Option<i64>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_optional(
-            sqlx::query(
-                "SELECT id FROM workflows WHERE tenant_id = $1 AND workflow_type = $2 AND is_active = 1
-                 ORDER BY is_default DESC, id LIMIT 1",
-            )
-            .bind(tenant.0)
-            .bind(workflow_type.name()),
-        )
-        .await?;
-    row.map(|r| Ok(r.try_get(0)?)).transpose()
+) -> Result<Option<i64>, StorageError> {
+    let sql = Sql::new(
+        "SELECT id FROM workflows WHERE tenant_id = $1 AND workflow_type = $2 AND is_active = 1
+         ORDER BY is_default DESC, id LIMIT 1",
+    )
+    .bind(Bind::Int(tenant.0))
+    .bind(Bind::Text(workflow_type.name().to_owned()));
+    reader.into().first(&sql, |row| row.int(0)).await
 }
 
 /// A service level.
@@ -404,13 +396,14 @@ pub async fn update_service_level(
     Ok(done.rows_affected() == 1)
 }
 
-fn service_level_from_row(row: &AnyRow) -> Result<ServiceLevel, StorageError> {
+/// A row of `id, name, respond_minutes, complete_minutes, is_active`.
+fn service_level_from_row(row: &dyn Columns) -> Result<ServiceLevel, StorageError> {
     Ok(ServiceLevel {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        respond_minutes: row.try_get("respond_minutes")?,
-        complete_minutes: row.try_get("complete_minutes")?,
-        is_active: row.try_get::<i64, _>("is_active")? != 0,
+        id: row.int(0)?,
+        name: row.text(1)?,
+        respond_minutes: row.int(2)?,
+        complete_minutes: row.int(3)?,
+        is_active: row.int(4)? != 0,
     })
 }
 
@@ -428,32 +421,25 @@ where
             .bind(tenant.0),
         )
         .await?;
-    rows.iter().map(service_level_from_row).collect()
+    rows.iter().map(|row| service_level_from_row(row)).collect()
 }
 
 /// One service level by id or by name (any case).
-pub async fn service_level<'c, E>(
-    executor: E,
+pub async fn service_level<'r>(
+    reader: impl Into<Reader<'r>>,
     tenant: TenantId,
     id: Option<i64>,
     name: Option<&str>,
-) -> Result<Option<ServiceLevel>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let row = executor
-        .fetch_optional(
-            sqlx::query(
-                "SELECT id, name, respond_minutes, complete_minutes, is_active FROM service_levels
-                 WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR name_key = $3)
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(tenant.0)
-            .bind(id)
-            .bind(name.map(|n| n.trim().to_lowercase())),
-        )
-        .await?;
-    row.as_ref().map(service_level_from_row).transpose()
+) -> Result<Option<ServiceLevel>, StorageError> {
+    let sql = Sql::new(
+        "SELECT id, name, respond_minutes, complete_minutes, is_active FROM service_levels
+         WHERE tenant_id = $1 AND ($2 IS NULL OR id = $2) AND ($3 IS NULL OR name_key = $3)
+         ORDER BY id LIMIT 1",
+    )
+    .bind(Bind::Int(tenant.0))
+    .bind(Bind::OptInt(id))
+    .bind(Bind::OptText(name.map(|n| n.trim().to_lowercase())));
+    reader.into().first(&sql, service_level_from_row).await
 }
 
 /// A dispatch rule as listed: the rule and the names of what it refers to.
@@ -502,45 +488,39 @@ pub async fn delete_rule(conn: &mut AnyConnection, tenant: TenantId, id: i64) ->
 }
 
 /// The tenant's dispatch rules, oldest first, with the names they refer to.
-pub async fn rules<'c, E>(executor: E, tenant: TenantId) -> Result<Vec<ListedRule>, StorageError>
-where
-    E: Executor<'c, Database = sqlx::Any>,
-{
-    let rows = executor
-        .fetch_all(
-            sqlx::query(
-                "SELECT r.id, r.site_id, r.geographic_area_code, r.site_channel_code, r.matrix_code, r.contractor_id,
-                    r.service_level_id, r.workflow_id, r.chargeability, s.code AS site_code, c.code AS contractor_code,
-                    l.name AS service_level, w.name AS workflow
-                 FROM dispatch_rules r
-                 LEFT JOIN sites s ON s.id = r.site_id
-                 LEFT JOIN contractors c ON c.id = r.contractor_id
-                 LEFT JOIN service_levels l ON l.id = r.service_level_id
-                 LEFT JOIN workflows w ON w.id = r.workflow_id
-                 WHERE r.tenant_id = $1 ORDER BY r.id",
-            )
-            .bind(tenant.0),
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
+pub async fn rules<'r>(reader: impl Into<Reader<'r>>, tenant: TenantId) -> Result<Vec<ListedRule>, StorageError> {
+    let sql = Sql::new(
+        "SELECT r.id, r.site_id, r.geographic_area_code, r.site_channel_code, r.matrix_code, r.contractor_id,
+            r.service_level_id, r.workflow_id, r.chargeability, s.code AS site_code, c.code AS contractor_code,
+            l.name AS service_level, w.name AS workflow
+         FROM dispatch_rules r
+         LEFT JOIN sites s ON s.id = r.site_id
+         LEFT JOIN contractors c ON c.id = r.contractor_id
+         LEFT JOIN service_levels l ON l.id = r.service_level_id
+         LEFT JOIN workflows w ON w.id = r.workflow_id
+         WHERE r.tenant_id = $1 ORDER BY r.id",
+    )
+    .bind(Bind::Int(tenant.0));
+    reader
+        .into()
+        .rows(&sql, |row| {
             Ok(ListedRule {
                 rule: DispatchRule {
-                    id: row.try_get("id")?,
-                    site: row.try_get("site_id")?,
-                    geographic_area: row.try_get("geographic_area_code")?,
-                    site_channel: row.try_get("site_channel_code")?,
-                    matrix_code: row.try_get("matrix_code")?,
-                    contractor: row.try_get("contractor_id")?,
-                    service_level: row.try_get("service_level_id")?,
-                    workflow: row.try_get("workflow_id")?,
-                    chargeability: row.try_get("chargeability")?,
+                    id: row.int(0)?,
+                    site: row.opt_int(1)?,
+                    geographic_area: row.opt_text(2)?,
+                    site_channel: row.opt_text(3)?,
+                    matrix_code: row.opt_text(4)?,
+                    contractor: row.opt_int(5)?,
+                    service_level: row.opt_int(6)?,
+                    workflow: row.opt_int(7)?,
+                    chargeability: row.opt_text(8)?,
                 },
-                site_code: row.try_get("site_code")?,
-                contractor_code: row.try_get("contractor_code")?,
-                service_level: row.try_get("service_level")?,
-                workflow: row.try_get("workflow")?,
+                site_code: row.opt_text(9)?,
+                contractor_code: row.opt_text(10)?,
+                service_level: row.opt_text(11)?,
+                workflow: row.opt_text(12)?,
             })
         })
-        .collect()
+        .await
 }

@@ -651,7 +651,7 @@ async fn service_levels_are_added_and_edited(t: TestDb) {
     c.submit(&edit, &[("respond_minutes", "30"), ("complete_minutes", "90")])
         .await
         .assert_see_other(&format!("{path}?done=saved"));
-    let changed = workflows::service_level(w.t.db.read(), w.tenant.id, Some(urgent.id), None).await.unwrap().unwrap();
+    let changed = workflows::service_level(&w.t.db, w.tenant.id, Some(urgent.id), None).await.unwrap().unwrap();
     assert_eq!((changed.respond_minutes, changed.complete_minutes, changed.is_active), (30, 90, false));
     assert_eq!(w.audit_of("service_level.changed").await.len(), 1);
 
@@ -693,7 +693,7 @@ async fn dispatch_rules_are_added_decide_new_tasks_and_are_removed(t: TestDb) {
     )
     .await
     .assert_see_other(&format!("{path}?done=added"));
-    let rules = workflows::rules(w.t.db.read(), w.tenant.id).await.unwrap();
+    let rules = workflows::rules(&w.t.db, w.tenant.id).await.unwrap();
     assert_eq!(rules.len(), 1);
     let rule = &rules[0];
     assert_eq!(
@@ -724,7 +724,7 @@ async fn dispatch_rules_are_added_decide_new_tasks_and_are_removed(t: TestDb) {
     assert_eq!((task.supplier.as_deref(), task.service_level.as_deref()), (Some("AFS"), Some("Urgent")));
 
     c.submit(&format!("{path}/{}/remove", rule.rule.id), &[]).await.assert_see_other(&format!("{path}?done=removed"));
-    assert!(workflows::rules(w.t.db.read(), w.tenant.id).await.unwrap().is_empty());
+    assert!(workflows::rules(&w.t.db, w.tenant.id).await.unwrap().is_empty());
     c.submit(&format!("{path}/{}/remove", rule.rule.id), &[]).await.assert_status(StatusCode::NOT_FOUND);
     assert_eq!(w.audit_of("dispatch_rule.removed").await.len(), 1);
 
@@ -735,7 +735,7 @@ async fn dispatch_rules_are_added_decide_new_tasks_and_are_removed(t: TestDb) {
     page.assert_status(StatusCode::OK);
     assert!(!page.body.contains(r#"id="add-rule""#));
     mu.submit(&path, &[("supplier", "AFS")]).await.assert_status(StatusCode::FORBIDDEN);
-    assert!(workflows::rules(w.t.db.read(), w.tenant.id).await.unwrap().is_empty());
+    assert!(workflows::rules(&w.t.db, w.tenant.id).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------
