@@ -428,7 +428,9 @@ async fn fetch_phase(
         }
         "ORDER BY t.updated_at DESC, t.id DESC"
     };
-    let limit = sql.arg(Bind::Int(limit));
+    // The limit is written into the text, not bound: PostgreSQL's generic plan of a prepared
+    // statement cannot see a bound LIMIT and planned for a tenth of the table (a sort of
+    // every task of the tenant per page). It is a number this code computed (at most 201).
     sql.text = with_cte(cte, format!("{SELECT} WHERE {} {order} LIMIT {limit}", conditions.join(" AND ")));
     reader.rows(&sql, from_row).await
 }
