@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use sqlx::{AnyConnection, Executor};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-use crate::read::{Columns, Reader, Sql, sqlite_execute, sqlite_first, sqlite_rows};
+use crate::read::{Columns, Reader, Sql, sqlite_execute};
 use crate::{StorageError, Tx};
 
 /// The right to write, on SQLite: one holder at a time; inside, the fast writer's connection
@@ -304,7 +304,6 @@ impl<'a> From<&'a mut WriteTx> for Reader<'a> {
         match Writer::from(tx) {
             Writer::Conn(conn) => Reader::Conn(conn),
             Writer::Sqlite(conn) => Reader::Sqlite(conn),
-            // Reads then fail as the writes would.
             Writer::Lost => Reader::Lost,
         }
     }
@@ -326,11 +325,7 @@ impl Writer<'_> {
         sql: &Sql,
         decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
     ) -> Result<Option<T>, StorageError> {
-        match self {
-            Writer::Conn(conn) => conn.fetch_optional(sql.query()).await?.as_ref().map(|row| decode(row)).transpose(),
-            Writer::Sqlite(conn) => sqlite_first(conn, sql, decode),
-            Writer::Lost => Err(lost()),
-        }
+        self.reader().first(sql, decode).await
     }
 
     /// Every row of `sql`.
@@ -339,13 +334,16 @@ impl Writer<'_> {
         sql: &Sql,
         decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
     ) -> Result<Vec<T>, StorageError> {
+        self.reader().rows(sql, decode).await
+    }
+
+    /// Reads on the same connection (they see the transaction's writes).
+    fn reader(&mut self) -> Reader<'_> {
         match self {
-            Writer::Conn(conn) => {
-                let rows = conn.fetch_all(sql.query()).await?;
-                rows.iter().map(|row| decode(row)).collect()
-            }
-            Writer::Sqlite(conn) => sqlite_rows(conn, sql, decode),
-            Writer::Lost => Err(lost()),
+            Writer::Conn(conn) => Reader::Conn(conn),
+            Writer::Sqlite(conn) => Reader::Sqlite(conn),
+            // Reads then fail as the writes would.
+            Writer::Lost => Reader::Lost,
         }
     }
 
