@@ -263,9 +263,10 @@ pub async fn raise(
         tasks::add_history(&mut tx, id, &dispatched).await?;
     }
     let task = tasks::get(&mut tx, by.tenant, Scope::All, &reference).await?.ok_or(AppError::NotFound)?;
-    outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskCreated, None, now).await?;
+    let queued =
+        outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskCreated, None, now).await?;
     tx.commit().await?;
-    app.outbound_wakeup.notify_one();
+    wake_deliverer(app, queued);
     Ok(Raised::Created(task))
 }
 
@@ -542,6 +543,14 @@ async fn visible_task<'r>(reader: impl Into<Reader<'r>>, by: &Principal, referen
     tasks::get(reader, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)
 }
 
+/// Wakes the outbound deliverer when a change queued calls. Not otherwise: its claim is a
+/// write transaction, which on SQLite would end the writers' group commit early.
+fn wake_deliverer(app: &App, queued: usize) {
+    if queued > 0 {
+        app.outbound_wakeup.notify_one();
+    }
+}
+
 fn stale() -> AppError {
     AppError::conflict(rule("Changed", "The task was changed by someone else meanwhile: read it again and retry"))
 }
@@ -697,9 +706,10 @@ async fn try_change_status(
         "Note": note,
     });
     let event = Some(("StatusChange", status_change));
-    outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskStatus, event, now).await?;
+    let queued =
+        outbound::record(&mut tx, by.tenant, &by.tenant_name, &task, OutboundEvent::TaskStatus, event, now).await?;
     tx.commit().await?;
-    app.outbound_wakeup.notify_one();
+    wake_deliverer(app, queued);
     // The answer's notes and history are read after the commit, on the read side.
     let notes = tasks::notes(&app.db, task.id).await?;
     let history = tasks::history(&app.db, task.id).await?;
@@ -780,9 +790,10 @@ async fn note_or_chase(app: &App, by: &Principal, reference: &str, text: &str, c
         "CreatedAtUtc": now.to_rfc3339(),
     });
     let event = if chase { OutboundEvent::TaskChased } else { OutboundEvent::TaskNote };
-    outbound::record(&mut tx, by.tenant, &by.tenant_name, &changed, event, Some(("Note", body)), now).await?;
+    let queued =
+        outbound::record(&mut tx, by.tenant, &by.tenant_name, &changed, event, Some(("Note", body)), now).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    app.outbound_wakeup.notify_one();
+    wake_deliverer(app, queued);
     Ok(note)
 }
 
@@ -888,7 +899,7 @@ async fn try_dispatch(
         "ServiceLevel": level.as_ref().map(|l| l.name.clone()),
         "Status": task.status,
     });
-    outbound::record(
+    let queued = outbound::record(
         &mut tx,
         by.tenant,
         &by.tenant_name,
@@ -900,6 +911,6 @@ async fn try_dispatch(
     .await?;
     let detail = detail(&mut tx, by, task).await?;
     tx.commit().await.map_err(StorageError::from)?;
-    app.outbound_wakeup.notify_one();
+    wake_deliverer(app, queued);
     Ok(Some(detail))
 }
