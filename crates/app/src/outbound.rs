@@ -245,6 +245,14 @@ pub async fn history(
     Ok(outbound::history(app.db.read(), by.tenant, recipient, before, 100).await?)
 }
 
+/// The tenant's mail outbox (failure notices), newest first, for administrators.
+pub async fn mails(
+    app: &App,
+    by: &Authorized<'_, can::ApiCredentialsAdminister, Principal>,
+) -> Result<Vec<outbound::Mail>, AppError> {
+    Ok(outbound::mails(app.db.read(), by.principal().tenant, 100).await?)
+}
+
 /// Puts a failed delivery back in the queue: the caller's own, or any of the tenant's for
 /// administrators.
 pub async fn resend(

@@ -16,9 +16,7 @@ use caretaker_domain::task::{
 use caretaker_domain::user::UserType;
 use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter};
 use caretaker_storage::visibility::{self, Scope};
-use caretaker_storage::{
-    Conn, ReadSession, Reader, StorageError, assets, contractors, reference_data, sites, workflows,
-};
+use caretaker_storage::{ReadSession, Reader, StorageError, assets, contractors, reference_data, sites, workflows};
 use sha2::{Digest, Sha256};
 
 use crate::principal::Principal;
@@ -461,16 +459,15 @@ pub async fn get(
         return Err(AppError::NotFound);
     }
     let task = tasks::get(&app.db, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)?;
-    let notes = tasks::notes(&app.db, task.id).await?;
-    let history = tasks::history(&app.db, task.id).await?;
-    let workflow = workflows::get(&app.db, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
-    Ok(TaskDetail { task, notes, history, workflow })
+    detail(&app.db, by, task).await
 }
 
-async fn detail(conn: &mut Conn, by: &Principal, task: Task) -> Result<TaskDetail, AppError> {
-    let notes = tasks::notes(&mut *conn, task.id).await?;
-    let history = tasks::history(&mut *conn, task.id).await?;
-    let workflow = workflows::get(conn, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
+/// The task with its notes, history and workflow, read where `reader` reads.
+async fn detail<'r>(reader: impl Into<Reader<'r>>, by: &Principal, task: Task) -> Result<TaskDetail, AppError> {
+    let mut reader = reader.into();
+    let notes = tasks::notes(reader.again(), task.id).await?;
+    let history = tasks::history(reader.again(), task.id).await?;
+    let workflow = workflows::get(reader, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
     Ok(TaskDetail { task, notes, history, workflow })
 }
 

@@ -12,6 +12,7 @@
 //! statement text is the same one the `Any` path runs on PostgreSQL (and inside
 //! transactions): one query source, two ways to execute it.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -24,7 +25,8 @@ use crate::{Db, StorageError, Tx};
 /// A statement with numbered parameters (`$1`, `$2`, ...), built piece by piece.
 #[derive(Default, Debug)]
 pub(crate) struct Sql {
-    pub text: String,
+    /// Borrowed when the statement is a constant (no allocation per call).
+    pub text: Cow<'static, str>,
     binds: Vec<Bind>,
 }
 
@@ -38,7 +40,7 @@ pub(crate) enum Bind {
 }
 
 impl Sql {
-    pub fn new(text: impl Into<String>) -> Self {
+    pub fn new(text: impl Into<Cow<'static, str>>) -> Self {
         Self { text: text.into(), binds: Vec::new() }
     }
 
@@ -184,7 +186,7 @@ impl Reader<'_> {
     }
 
     /// The same reader again, for another statement.
-    pub(crate) fn again(&mut self) -> Reader<'_> {
+    pub fn again(&mut self) -> Reader<'_> {
         match self {
             Reader::Db(db) => Reader::Db(db),
             Reader::Conn(conn) => Reader::Conn(conn),

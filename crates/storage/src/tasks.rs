@@ -301,7 +301,8 @@ pub async fn get<'r>(
     let reference = sql.arg(Bind::Text(reference.trim().to_ascii_uppercase()));
     let (cte, visible) = scope_condition(&mut sql, scope, &tenant);
     sql.text =
-        with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant} AND t.reference = {reference} AND {visible}"));
+        with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant} AND t.reference = {reference} AND {visible}"))
+            .into();
     reader.into().first(&sql, from_row).await
 }
 
@@ -431,7 +432,7 @@ async fn fetch_phase(
     // The limit is written into the text, not bound: PostgreSQL's generic plan of a prepared
     // statement cannot see a bound LIMIT and planned for a tenth of the table (a sort of
     // every task of the tenant per page). It is a number this code computed (at most 201).
-    sql.text = with_cte(cte, format!("{SELECT} WHERE {} {order} LIMIT {limit}", conditions.join(" AND ")));
+    sql.text = with_cte(cte, format!("{SELECT} WHERE {} {order} LIMIT {limit}", conditions.join(" AND "))).into();
     reader.rows(&sql, from_row).await
 }
 

@@ -213,7 +213,7 @@ struct Narrow<'a> {
 async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -> Result<Vec<Workflow>, StorageError> {
     let Narrow { workflow_type, name, id } = *narrow;
     // The same four parameters narrow all three statements.
-    let sql = |text: &str| {
+    let sql = |text: &'static str| {
         Sql::new(text)
             .bind(Bind::Int(tenant.0))
             .bind(Bind::OptText(workflow_type.map(|t| t.name().to_owned())))

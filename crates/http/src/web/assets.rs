@@ -15,7 +15,7 @@ use maud::{Markup, html};
 
 use crate::AppState;
 use crate::web::context::Web;
-use crate::web::form::Fields;
+use crate::web::form::{DoneQuery, Fields};
 use crate::web::inputs::{self, custom_field_inputs, decimal, matrix_label, matrix_options, text, whole};
 use crate::web::page::{Page, PageError, PageResult, done_notice, frame, operations, refused, rules_box, segment};
 use crate::web::sites::load_window;
@@ -336,17 +336,11 @@ pub async fn create(State(state): State<AppState>, web: Web, fields: Fields) -> 
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct ShowQuery {
-    #[serde(default)]
-    done: String,
-}
-
 pub async fn show(
     State(state): State<AppState>,
     web: Web,
     Path((_, identifier)): Path<(String, String)>,
-    Query(query): Query<ShowQuery>,
+    Query(query): Query<DoneQuery>,
 ) -> PageResult {
     let proof = web.authorize::<can::AssetsRead>()?;
     let asset = assets::get(&state.app, &proof, &identifier).await?;

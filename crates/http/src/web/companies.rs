@@ -11,7 +11,7 @@ use maud::{Markup, html};
 
 use crate::AppState;
 use crate::web::context::Web;
-use crate::web::form::Fields;
+use crate::web::form::{DoneQuery, Fields};
 use crate::web::page::{Page, PageError, PageResult, done_notice, frame, operations, refused, rules_box};
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -198,17 +198,11 @@ pub async fn add_model(
     }
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct ShowQuery {
-    #[serde(default)]
-    done: String,
-}
-
 pub async fn show(
     State(state): State<AppState>,
     web: Web,
     Path((_, identifier)): Path<(String, String)>,
-    Query(query): Query<ShowQuery>,
+    Query(query): Query<DoneQuery>,
 ) -> PageResult {
     let company = companies::get(&state.app, &web.authorize::<can::CompaniesRead>()?, &identifier).await?;
     let [line1, line2, line3, town, county, postcode, country] = &company.address;

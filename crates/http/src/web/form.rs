@@ -40,3 +40,10 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
         }
     }
 }
+
+/// `?done=...`: what the page says was just done (after a redirect from a form).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    pub done: String,
+}

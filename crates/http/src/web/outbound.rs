@@ -11,7 +11,7 @@ use caretaker_app::outbound::{self, OutboundInput, OutboundView};
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Holder, can};
 use caretaker_domain::outbound::OutboundEvent;
-use caretaker_storage::outbound::Delivery;
+use caretaker_storage::outbound::{Delivery, Mail};
 use maud::{Markup, html};
 use secrecy::SecretString;
 
@@ -149,7 +149,7 @@ pub async fn resend_own(
     outcome.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn admin_page(web: &Web, deliveries: &[Delivery], mails: &[caretaker_storage::outbound::Mail]) -> Markup {
+fn admin_page(web: &Web, deliveries: &[Delivery], mails: &[Mail]) -> Markup {
     let base = &web.base;
     let body = html! {
         h1 { "Outbound deliveries" }
@@ -181,9 +181,7 @@ fn admin_page(web: &Web, deliveries: &[Delivery], mails: &[caretaker_storage::ou
 pub async fn admin(State(state): State<AppState>, web: Web) -> Result<Page, PageError> {
     let proof = web.principal().authorize::<can::ApiCredentialsAdminister>().ok_or(PageError::Forbidden)?;
     let deliveries = outbound::history(&state.app, web.principal(), Some(&proof), None).await?;
-    let mails = caretaker_storage::outbound::mails(state.app.db.read(), web.principal().tenant, 100)
-        .await
-        .map_err(AppError::from)?;
+    let mails = outbound::mails(&state.app, &proof).await?;
     Ok(Page::ok(admin_page(&web, &deliveries, &mails)))
 }
 

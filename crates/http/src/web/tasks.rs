@@ -21,7 +21,7 @@ use maud::{Markup, html};
 
 use crate::AppState;
 use crate::web::context::Web;
-use crate::web::form::Fields;
+use crate::web::form::{DoneQuery, Fields};
 use crate::web::inputs::{self, custom_field_inputs, matrix_label, matrix_options, text};
 use crate::web::page::{Page, PageError, PageResult, done_notice, frame, operations, refused, rules_box, segment};
 
@@ -397,17 +397,11 @@ pub async fn create(State(state): State<AppState>, web: Web, fields: Fields) -> 
 // A task's page
 // ---------------------------------------------------------------------------------------
 
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct ShowQuery {
-    #[serde(default)]
-    done: String,
-}
-
 pub async fn show(
     State(state): State<AppState>,
     web: Web,
     Path((_, reference)): Path<(String, String)>,
-    Query(query): Query<ShowQuery>,
+    Query(query): Query<DoneQuery>,
 ) -> PageResult {
     let proof = web.authorize::<can::TasksRead>()?;
     let detail = tasks::get(&state.app, &proof, &reference).await?;
