@@ -87,6 +87,8 @@ pub struct Db {
     fast: Option<Arc<SqliteReaders>>,
     /// SQLite: the one writer's turn, and the fast writer (see `write.rs`).
     turn: Option<Arc<WriterTurn>>,
+    /// How Contractor users' task pages are walked, per contractor (see `tasks.rs`).
+    walks: Arc<crate::tasks::WalkChoices>,
 }
 
 impl Db {
@@ -105,7 +107,7 @@ impl Db {
                 let file = sqlite_file(url);
                 let fast = file.as_deref().map(|path| Arc::new(SqliteReaders::new(path)));
                 let turn = file.map(|path| Arc::new(WriterTurn::new(path)));
-                Ok(Self { backend, write, read, fast, turn })
+                Ok(Self { backend, write, read, fast, turn, walks: Arc::default() })
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(url)
@@ -117,7 +119,7 @@ impl Db {
                     .acquire_timeout(options.acquire_timeout)
                     .test_before_acquire(true)
                     .connect_lazy_with(connect);
-                Ok(Self { backend, write: pool.clone(), read: pool, fast: None, turn: None })
+                Ok(Self { backend, write: pool.clone(), read: pool, fast: None, turn: None, walks: Arc::default() })
             }
         }
     }
@@ -142,6 +144,10 @@ impl Db {
     }
 
     /// SQLite: the synchronous read-only connections of the hot reads.
+    pub(crate) fn walks(&self) -> &crate::tasks::WalkChoices {
+        &self.walks
+    }
+
     pub(crate) fn sqlite_readers(&self) -> Option<&SqliteReaders> {
         self.fast.as_deref()
     }

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "indexes", sql: include_str!("../migrations/0008_indexes.sql") },
     Migration { version: 9, name: "tasks", sql: include_str!("../migrations/0009_tasks.sql") },
     Migration { version: 10, name: "outbound", sql: include_str!("../migrations/0010_outbound.sql") },
+    Migration { version: 11, name: "task_walks", sql: include_str!("../migrations/0011_task_walks.sql") },
 ];
 
 impl Migration {

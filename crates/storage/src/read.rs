@@ -140,7 +140,15 @@ impl<'a> From<&'a mut PoolConnection<Any>> for Reader<'a> {
     }
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// The database handle, when the reader is one (not a transaction's connection).
+    pub(crate) fn db(&self) -> Option<&'a Db> {
+        match self {
+            Reader::Db(db) => Some(db),
+            _ => None,
+        }
+    }
+
     /// Every row of `sql`, each decoded by `decode`.
     pub(crate) async fn rows<T>(
         &mut self,

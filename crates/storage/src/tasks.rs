@@ -7,10 +7,10 @@ use caretaker_domain::task::{SiteChain, StatusType};
 use caretaker_domain::tenant::TenantId;
 use sqlx::{Executor, Row};
 
-use crate::StorageError;
 use crate::read::{Bind, Columns, Reader, Sql};
 use crate::visibility::{Scope, contractor_tree_cte, granted_sites_cte};
 use crate::write::Writer;
+use crate::{Db, StorageError};
 
 /// A task as stored, with the names of what it points at.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,19 +143,30 @@ impl TaskCursor {
     }
 }
 
-const SELECT: &str = "SELECT t.id, t.reference, t.external_identifier, t.request_hash, t.initiator_name, t.site_id,
+/// The columns [`from_row`] reads, and the joins that name what a task points at: written
+/// once, used whole ([`SELECT`]) and around a page's picked rows ([`fetch_phase`]).
+macro_rules! columns {
+    () => {
+        "SELECT t.id, t.reference, t.external_identifier, t.request_hash, t.initiator_name, t.site_id,
         s.code AS site_code, t.description, t.defect_source, t.matrix_code, t.chargeability, t.workflow_id,
         w.name AS workflow, t.status_id, st.name AS status, st.status_type, t.contractor_id, c.code AS supplier,
         t.service_level_id, sl.name AS service_level, t.respond_by, t.complete_by, t.is_asset_available, t.assets,
         t.custom_fields, t.relation, rt.reference AS related_reference, t.created_by, t.created_at, t.updated_at,
-        t.version
-    FROM tasks t
-    JOIN sites s ON s.id = t.site_id
+        t.version"
+    };
+}
+macro_rules! joins {
+    () => {
+        "    JOIN sites s ON s.id = t.site_id
     JOIN workflows w ON w.id = t.workflow_id
     JOIN workflow_statuses st ON st.id = t.status_id
     LEFT JOIN contractors c ON c.id = t.contractor_id
     LEFT JOIN service_levels sl ON sl.id = t.service_level_id
-    LEFT JOIN tasks rt ON rt.id = t.related_task_id";
+    LEFT JOIN tasks rt ON rt.id = t.related_task_id"
+    };
+}
+
+const SELECT: &str = concat!(columns!(), " FROM tasks t ", joins!());
 
 /// A row of [`SELECT`], by position (the columns in the order written there).
 fn from_row(row: &dyn Columns) -> Result<Task, StorageError> {
@@ -335,12 +346,13 @@ pub async fn page<'r>(
     now: Timestamp,
 ) -> Result<(Vec<Task>, Option<TaskCursor>), StorageError> {
     let mut reader = reader.into();
+    let narrowing = narrowing(reader.again(), tenant, scope).await?;
     let started = cursor.map_or(now.unix_micros(), |c| c.started);
     let mut tasks = Vec::new();
     if !cursor.is_some_and(|c| c.catching_up) {
         // (A cursor past the start, which this server never gives out, is held to it.)
         let after = cursor.map(|c| (c.updated_at, c.id).min((started, i64::MAX)));
-        let rows = fetch_phase(reader.again(), tenant, scope, filter, started, false, after, limit + 1).await?;
+        let rows = fetch_phase(reader.again(), tenant, &narrowing, filter, started, false, after, limit + 1).await?;
         if rows.len() as i64 > limit {
             tasks.extend(rows.into_iter().take(usize::try_from(limit).unwrap_or(0)));
             let last = tasks.last().map(|t| (t.updated_at.unix_micros(), t.id)).unwrap_or_default();
@@ -354,7 +366,7 @@ pub async fn page<'r>(
         _ => (started, i64::MAX),
     };
     let room = limit - tasks.len() as i64;
-    let rows = fetch_phase(reader.again(), tenant, scope, filter, started, true, Some(after), room + 1).await?;
+    let rows = fetch_phase(reader.again(), tenant, &narrowing, filter, started, true, Some(after), room + 1).await?;
     let more = rows.len() as i64 > room;
     tasks.extend(rows.into_iter().take(usize::try_from(room).unwrap_or(0)));
     let next = match tasks.last() {
@@ -366,11 +378,98 @@ pub async fn page<'r>(
     Ok((tasks, next))
 }
 
+/// How a page narrows the tenant's tasks to what its reader may see.
+enum Narrowing {
+    /// The scope's condition on each row of the tenant's change index.
+    Rows(Scope),
+    /// A Contractor user: its contractor tree (ids) or the tasks it raised, on each row of
+    /// the tenant's change index (its covering columns, before a row is fetched).
+    ContractorRows { user: i64, tree: Vec<i64> },
+    /// A Contractor user whose tasks are few among the tenant's: one index range per
+    /// contractor of the tree and one of the tasks it raised, merged (see [`fetch_phase`]).
+    ContractorRanges { user: i64, tree: Vec<i64> },
+}
+
+/// The most contractors a Contractor user's page reads as one index range each.
+const MAX_CONTRACTOR_RANGES: usize = 16;
+/// How many of the tenant's latest changes are sampled to choose a Contractor user's walk.
+const WALK_SAMPLE: i64 = 512;
+/// Pages served with a choice before the sample is taken again.
+const WALK_PAGES: u32 = 1024;
+
+/// The walk chosen for each (tenant, contractor), and the pages left before it is chosen
+/// again. A choice only ever changes speed, never what a page holds.
+#[derive(Debug, Default)]
+pub(crate) struct WalkChoices(std::sync::Mutex<std::collections::HashMap<(i64, i64), (bool, u32)>>);
+
+impl WalkChoices {
+    /// The remembered choice (rows: `true`), counting the page against it.
+    fn take(&self, key: (i64, i64)) -> Option<bool> {
+        let mut choices = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (rows, left) = choices.get_mut(&key)?;
+        *left = left.checked_sub(1)?;
+        Some(*rows)
+    }
+
+    fn remember(&self, key: (i64, i64), rows: bool) {
+        let mut choices = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        choices.insert(key, (rows, WALK_PAGES));
+    }
+}
+
+/// Chooses how a page is narrowed. For a Contractor user: filtering the tenant's change
+/// index costs a few index entries per row kept when its tasks are a fair share of the
+/// tenant's (cheapest then), but a hundred when they are 1%; merging one index range per
+/// contractor costs the same whatever the share. The share is sampled from the tenant's
+/// latest changes (at most [`WALK_SAMPLE`] index entries) and the choice kept for
+/// [`WALK_PAGES`] pages.
+async fn narrowing(mut reader: Reader<'_>, tenant: TenantId, scope: Scope) -> Result<Narrowing, StorageError> {
+    let Scope::Contractor { user, contractor } = scope else {
+        return Ok(Narrowing::Rows(scope));
+    };
+    let tree = contractor_tree(reader.again(), contractor).await?;
+    if tree.len() > MAX_CONTRACTOR_RANGES {
+        return Ok(Narrowing::ContractorRows { user, tree });
+    }
+    let choices = reader.db().map(Db::walks);
+    let key = (tenant.0, contractor);
+    let rows = match choices.and_then(|c| c.take(key)) {
+        Some(rows) => rows,
+        None => {
+            let mut sql = Sql::default();
+            let tenant_arg = sql.arg(Bind::Int(tenant.0));
+            let visible = contractor_condition(&mut sql, user, &tree);
+            sql.text = format!(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN {visible} THEN 1 ELSE 0 END), 0) FROM (
+                    SELECT t.contractor_id, t.created_by FROM tasks t WHERE t.tenant_id = {tenant_arg}
+                    ORDER BY t.updated_at DESC, t.id DESC LIMIT {WALK_SAMPLE}) t"
+            )
+            .into();
+            let (sampled, seen) = reader.first(&sql, |row| Ok((row.int(0)?, row.int(1)?))).await?.unwrap_or_default();
+            // A small tenant is read whole either way; otherwise rows while at most about
+            // eight index entries are read per row kept.
+            let rows = sampled < WALK_SAMPLE || seen * 8 >= sampled;
+            if let Some(choices) = choices {
+                choices.remember(key, rows);
+            }
+            rows
+        }
+    };
+    Ok(if rows { Narrowing::ContractorRows { user, tree } } else { Narrowing::ContractorRanges { user, tree } })
+}
+
+/// `t` is a task of one of the contractors of `tree` or one `user` raised.
+fn contractor_condition(sql: &mut Sql, user: i64, tree: &[i64]) -> String {
+    let user = sql.arg(Bind::Int(user));
+    let tree: Vec<String> = tree.iter().map(|id| sql.arg(Bind::Int(*id))).collect();
+    format!("(t.contractor_id IN ({}) OR t.created_by = {user})", tree.join(", "))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn fetch_phase(
     mut reader: Reader<'_>,
     tenant: TenantId,
-    scope: Scope,
+    narrowing: &Narrowing,
     filter: &TaskFilter<'_>,
     started: i64,
     catching_up: bool,
@@ -382,20 +481,24 @@ async fn fetch_phase(
     }
     let mut sql = Sql::default();
     let tenant_arg = sql.arg(Bind::Int(tenant.0));
-    let mut conditions = vec![format!("t.tenant_id = {tenant_arg}")];
-    let (cte, visible) = scope_condition(&mut sql, scope, &tenant_arg);
-    conditions.push(visible);
+    // The conditions besides the tenant and the scope, and the joins they need.
+    let mut conditions = Vec::new();
+    let (mut on_status, mut on_site, mut on_contractor) = (false, false, false);
     if let Some(status) = filter.status {
         conditions.push(format!("st.name_key = {}", sql.arg(Bind::Text(status.trim().to_lowercase()))));
+        on_status = true;
     }
     if let Some(status_type) = filter.status_type {
         conditions.push(format!("st.status_type = {}", sql.arg(Bind::Text(status_type.name().to_owned()))));
+        on_status = true;
     }
     if let Some(site) = filter.site_code {
         conditions.push(format!("s.code_key = {}", sql.arg(Bind::Text(site.trim().to_ascii_lowercase()))));
+        on_site = true;
     }
     if let Some(supplier) = filter.supplier {
         conditions.push(format!("c.code_key = {}", sql.arg(Bind::Text(supplier.trim().to_ascii_lowercase()))));
+        on_contractor = true;
     }
     if let Some(since) = filter.updated_since {
         conditions.push(format!("t.updated_at >= {}", sql.arg(Bind::Int(since.unix_micros()))));
@@ -429,11 +532,71 @@ async fn fetch_phase(
         }
         "ORDER BY t.updated_at DESC, t.id DESC"
     };
+    // A Contractor user with few of the tenant's tasks: each contractor's slice of
+    // `tasks_contractor_changed`, and the user's slice of `tasks_creator_changed` (less what
+    // those hold), is an ordered index range; the ranges are merged lazily (SQLite's merge
+    // of a compound, PostgreSQL's Merge Append) up to the limit, and only the rows kept are
+    // fetched and joined. The cost of a page is then the same whatever the share.
+    if let Narrowing::ContractorRanges { user, tree } = narrowing {
+        let mut joins = String::new();
+        for (needed, join) in [
+            (on_status, " JOIN workflow_statuses st ON st.id = t.status_id"),
+            (on_site, " JOIN sites s ON s.id = t.site_id"),
+            (on_contractor, " LEFT JOIN contractors c ON c.id = t.contractor_id"),
+        ] {
+            if needed {
+                joins.push_str(join);
+            }
+        }
+        let rest: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
+        let tree: Vec<String> = tree.iter().map(|id| sql.arg(Bind::Int(*id))).collect();
+        let own = format!(
+            "t.created_by = {} AND (t.contractor_id IS NULL OR t.contractor_id NOT IN ({}))",
+            sql.arg(Bind::Int(*user)),
+            tree.join(", ")
+        );
+        let arms: Vec<String> = tree
+            .iter()
+            .map(|id| format!("t.contractor_id = {id}"))
+            .chain(std::iter::once(own))
+            .map(|owner| {
+                format!(
+                    "SELECT t.updated_at, t.id FROM tasks t{joins} WHERE t.tenant_id = {tenant_arg} AND {owner}{rest}"
+                )
+            })
+            .collect();
+        let direction = if catching_up { "" } else { " DESC" };
+        sql.text = format!(
+            "{} FROM ({} ORDER BY 1{direction}, 2{direction} LIMIT {limit}) p JOIN tasks t ON t.id = p.id {} {order}",
+            columns!(),
+            arms.join(" UNION ALL "),
+            joins!()
+        )
+        .into();
+        return reader.rows(&sql, from_row).await;
+    }
+    let (cte, visible) = match narrowing {
+        Narrowing::Rows(scope) => scope_condition(&mut sql, *scope, &tenant_arg),
+        Narrowing::ContractorRows { user, tree } | Narrowing::ContractorRanges { user, tree } => {
+            (None, contractor_condition(&mut sql, *user, tree))
+        }
+    };
+    let rest: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
     // The limit is written into the text, not bound: PostgreSQL's generic plan of a prepared
     // statement cannot see a bound LIMIT and planned for a tenth of the table (a sort of
     // every task of the tenant per page). It is a number this code computed (at most 201).
-    sql.text = with_cte(cte, format!("{SELECT} WHERE {} {order} LIMIT {limit}", conditions.join(" AND "))).into();
+    sql.text =
+        with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant_arg} AND {visible}{rest} {order} LIMIT {limit}"))
+            .into();
     reader.rows(&sql, from_row).await
+}
+
+/// Contractor `contractor` and the contractors below it.
+async fn contractor_tree(mut reader: Reader<'_>, contractor: i64) -> Result<Vec<i64>, StorageError> {
+    let mut sql = Sql::default();
+    let arg = sql.arg(Bind::Int(contractor));
+    sql.text = format!("WITH RECURSIVE {} SELECT id FROM mine ORDER BY id", contractor_tree_cte(&arg)).into();
+    reader.rows(&sql, |row| row.int(0)).await
 }
 
 /// Notes and chases of a task, oldest first.

@@ -407,6 +407,7 @@ both_backends!(
     concurrent_status_changes_one_wins_and_nothing_is_lost,
     notes_chases_and_history_in_order,
     list_filters_limits_and_the_keyset_walk,
+    contractor_pages_merge_the_tree_and_the_users_own_tasks,
     isolation_matrix,
     workflows_as_urgent_documents_them,
 );
@@ -1346,6 +1347,128 @@ async fn list_filters_limits_and_the_keyset_walk(t: TestDb) {
     let expected: Vec<String> = r(&[6, 5, 4, 3, 2, 1, 0]);
     assert_eq!(references, expected, "each once, the changed one last");
     assert_eq!(seen.last().unwrap().1, 2, "the changed task as it is now");
+}
+
+/// A Contractor user's pages: the tasks of its contractor and every contractor below it and
+/// the tasks it raised, each once, newest change first, with filters and the cursor, through
+/// the per-contractor index ranges and (a tree of more than 16) the row-by-row filter alike.
+async fn contractor_pages_merge_the_tree_and_the_users_own_tasks(t: TestDb) {
+    let w = World::new(t).await;
+    w.site("S1", None, None, None).await;
+    w.site("S2", None, None, None).await;
+    w.contractor("Parent Co", "P", None).await;
+    w.contractor("Child Co", "C", Some("P")).await;
+    w.contractor("Grandchild Co", "G", Some("C")).await;
+    w.contractor("Unrelated Co", "U", None).await;
+    w.package("Contractor Raiser", &["tasks.create"]).await;
+    let cp =
+        w.user("cp@urgent.example", "Contractor", Some("P"), &["Contractor User", "Contractor Raiser"], "none").await;
+    let cc = w.user("cc@urgent.example", "Contractor", Some("C"), &["Contractor User"], "none").await;
+    // 600 older tasks of the unrelated contractor, so that P's tasks are few among the latest
+    // changes: its pages then merge one index range per contractor (with 18 contractors
+    // below, further down, they filter the tenant's changes row by row).
+    let template = w.raised(&w.admin, "S1", json!({ "Supplier": "U" })).await;
+    let mut tx = w.t.db.begin().await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
+         INSERT INTO tasks (tenant_id, reference, created_by, external_identifier, request_hash, initiator_name,
+            site_id, description, defect_source, matrix_code, chargeability, workflow_id, status_id,
+            contractor_id, service_level_id, respond_by, complete_by, is_asset_available, assets,
+            custom_fields, relation, related_task_id, created_at, updated_at, version)
+         SELECT tenant_id, 'OLD' || i, created_by, NULL, NULL, initiator_name, site_id, description, defect_source,
+            matrix_code, chargeability, workflow_id, status_id, contractor_id, service_level_id, respond_by,
+            complete_by, is_asset_available, assets, custom_fields, relation, related_task_id, i, i, 1
+         FROM tasks, n WHERE reference = $1",
+    )
+    .bind(&template)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // (who raises, site, supplier): 0-8 by the administrator, 9-11 by P's user.
+    let mut made = Vec::new();
+    for (by_cp, site, supplier) in [
+        (false, "S1", Some("P")),
+        (false, "S2", Some("U")),
+        (false, "S1", Some("G")),
+        (false, "S2", None),
+        (false, "S2", Some("C")),
+        (false, "S1", Some("U")),
+        (false, "S2", Some("P")),
+        (false, "S1", Some("G")),
+        (false, "S2", Some("C")),
+        (true, "S1", None),
+        (true, "S2", None),
+        (true, "S1", None),
+    ] {
+        w.t.clock.advance_seconds(60);
+        let api = if by_cp { &cp } else { &w.admin };
+        made.push(w.raised(api, site, json!({ "Supplier": supplier })).await);
+    }
+    // P's user's own tasks: one dispatched into its tree (two ranges hold it), one outside.
+    for (index, supplier) in [(9, "P"), (10, "U")] {
+        w.t.clock.advance_seconds(60);
+        let path = format!("{TASKS}/{}/dispatch", made[index]);
+        let (status, body) = w.call(&w.admin, "PUT", &path, Some(&json!({ "Supplier": supplier }))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let r = |indexes: &[usize]| indexes.iter().map(|i| made[*i].clone()).collect::<Vec<_>>();
+    let walk = |api: Api, query: &'static str, limit: usize| {
+        let w = &w;
+        async move {
+            let mut seen = Vec::new();
+            let mut path = format!("{TASKS}?Limit={limit}{query}");
+            for _ in 0..20 {
+                let (status, page) = w.get(&api, &path).await;
+                assert_eq!(status, StatusCode::OK, "{path}: {page}");
+                let items = page["Items"].as_array().unwrap();
+                assert!(items.len() <= limit);
+                seen.extend(items.iter().map(|i| i["Reference"].as_str().unwrap().to_owned()));
+                match page["NextCursor"].as_str() {
+                    Some(cursor) => path = format!("{TASKS}?Limit={limit}{query}&Cursor={cursor}"),
+                    None => return seen,
+                }
+            }
+            panic!("the walk must end: {seen:?}");
+        }
+    };
+    let everything_of_p = r(&[10, 9, 11, 8, 7, 6, 4, 2, 0]);
+    for round in ["three contractors", "eighteen contractors"] {
+        for limit in [1, 2, 3, 50] {
+            assert_eq!(walk(cp.clone(), "", limit).await, everything_of_p, "{round}, Limit={limit}");
+        }
+        assert_eq!(walk(cp.clone(), "&SiteCode=s1", 2).await, r(&[9, 11, 7, 2, 0]), "{round}");
+        assert_eq!(walk(cp.clone(), "&Supplier=g", 1).await, r(&[7, 2]), "{round}");
+        assert_eq!(walk(cp.clone(), "&Supplier=U", 1).await, r(&[10]), "{round}");
+        assert_eq!(walk(cp.clone(), "&Status=Logged", 2).await, r(&[11]), "{round}");
+        assert_eq!(walk(cp.clone(), "&StatusType=Open&SiteCode=S2", 2).await, r(&[10, 8, 6, 4]), "{round}");
+        // The child's user sees its own subtree only.
+        assert_eq!(walk(cc.clone(), "", 2).await, r(&[8, 7, 4, 2]), "{round}");
+        if round == "three contractors" {
+            // Fifteen more contractors below C: the tree is now too large for one range each.
+            for n in 0..15 {
+                w.contractor(&format!("Sub {n}"), &format!("SUB{n}"), Some("C")).await;
+            }
+        }
+    }
+    // A change during a walk brings the task back in the catch-up tail, once.
+    let mut seen = Vec::new();
+    let mut path = format!("{TASKS}?Limit=2");
+    for page_number in 0.. {
+        let (status, page) = w.get(&cp, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(page["Items"].as_array().unwrap().iter().map(|i| i["Reference"].as_str().unwrap().to_owned()));
+        if page_number == 0 {
+            w.t.clock.advance_seconds(60);
+            w.set_status(&made[0], "Accepted").await;
+        }
+        match page["NextCursor"].as_str() {
+            Some(cursor) => path = format!("{TASKS}?Limit=2&Cursor={cursor}"),
+            None => break,
+        }
+        assert!(page_number < 20, "the walk must end");
+    }
+    assert_eq!(seen, r(&[10, 9, 11, 8, 7, 6, 4, 2, 0]));
 }
 
 /// Who sees what: every user against every task, for every operation.
