@@ -44,6 +44,10 @@ pub(crate) struct WriterTurn {
 pub(crate) struct WriterState {
     conn: Option<rusqlite::Connection>,
     batch: Option<Batch>,
+    /// Whether the last batch committed had more than one member (writers are busy).
+    busy: bool,
+    /// Wakes the checkpointer after a commit (see [`checkpointer`]).
+    checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
 /// The transactions committed into the open SQLite transaction.
@@ -67,6 +71,10 @@ const MAX_BATCH: usize = 64;
 const MAX_BATCH_AGE: Duration = Duration::from_millis(2);
 /// and a member waits this long for the flusher before committing the batch itself.
 const MEMBER_PATIENCE: Duration = Duration::from_millis(5);
+/// While writers are busy, the batch stays open this long after a commit that found nobody
+/// waiting, for the writers still checking their requests on the read side: an fsync costs
+/// about a millisecond here, so a batch twice as large halves what each member pays for it.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// A held turn.
 pub(crate) type Turn = OwnedMutexGuard<WriterState>;
@@ -89,7 +97,8 @@ impl Drop for Wanting {
 
 impl WriterTurn {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, state: Arc::new(Mutex::new(WriterState::default())), wanting: Arc::new(AtomicUsize::new(0)) }
+        let state = WriterState { checkpoint: checkpointer(path.clone()), ..WriterState::default() };
+        Self { path, state: Arc::new(Mutex::new(state)), wanting: Arc::new(AtomicUsize::new(0)) }
     }
 
     async fn take(&self) -> Turn {
@@ -108,7 +117,7 @@ impl WriterTurn {
     pub async fn begin(&self) -> Result<SqliteTx, StorageError> {
         let mut turn = self.take().await;
         if turn.conn.is_none() {
-            turn.conn = Some(self.open()?);
+            turn.conn = Some(self.open(turn.checkpoint.is_some())?);
         }
         let state = &mut *turn;
         let conn = state.conn.as_mut().ok_or_else(lost)?;
@@ -133,23 +142,80 @@ impl WriterTurn {
         Ok(SqliteTx { turn: Some(turn), wanting: Arc::clone(&self.wanting), state: Arc::clone(&self.state) })
     }
 
-    fn open(&self) -> Result<rusqlite::Connection, StorageError> {
+    /// The fast writer's connection; `checkpointed`: the checkpointer runs, so the
+    /// connection does not checkpoint itself.
+    fn open(&self, checkpointed: bool) -> Result<rusqlite::Connection, StorageError> {
         let conn = rusqlite::Connection::open(&self.path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         // As sqlx's writer: foreign keys on, a full sync at every commit (durable when
         // acknowledged), WAL beside the readers.
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA journal_mode = WAL;")?;
+        if checkpointed {
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        }
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
 }
 
+/// Starts the thread that copies the WAL into the database file beside the writer, and
+/// turns off the fast writer's own checkpoints: SQLite's automatic checkpoint runs inside
+/// the COMMIT that crosses 1,000 WAL pages, so every writer waited for it to write and
+/// sync the database file. A passive checkpoint on its own connection copies what readers
+/// no longer need without blocking the writer. A pass after a commit, at most one every
+/// 100 ms; the thread ends with the writer's turn. `None` (the writer then checkpoints
+/// itself) when the thread cannot be started.
+fn checkpointer(path: PathBuf) -> Option<std::sync::mpsc::SyncSender<()>> {
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let thread = std::thread::Builder::new().name(String::from("sqlite-checkpoint")).spawn(move || {
+        let mut conn: Option<rusqlite::Connection> = None;
+        let mut last: Option<Instant> = None;
+        while woken.recv().is_ok() {
+            // At most one pass per CHECKPOINT_EVERY: the rest of it is waited out, and the
+            // commits meanwhile fold into this pass.
+            if let Some(due) = last.map(|at| at + CHECKPOINT_EVERY) {
+                while let Some(left) = due.checked_duration_since(Instant::now()) {
+                    match woken.recv_timeout(left) {
+                        Ok(()) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            }
+            if conn.is_none() {
+                conn = rusqlite::Connection::open(&path).ok();
+                if let Some(conn) = &conn {
+                    conn.busy_timeout(Duration::from_secs(5)).ok();
+                }
+            }
+            if let Some(open) = &conn
+                && let Err(err) = open.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            {
+                tracing::warn!(error = %err, "checkpoint of the SQLite WAL failed; it is retried after the next commit");
+                conn = None;
+            }
+            last = Some(Instant::now());
+        }
+    });
+    thread.ok().map(|_| wake)
+}
+
+/// How often, at most, the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
 /// Commits the open batch, if any, and tells its members how it went.
 fn flush(state: &mut WriterState) {
     let Some(batch) = state.batch.take() else { return };
+    state.busy = batch.members > 1;
     let result = match state.conn.as_mut() {
         Some(conn) if !conn.is_autocommit() => match conn.execute_batch("COMMIT") {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(checkpoint) = &state.checkpoint {
+                    // Full means a pass is already due.
+                    checkpoint.try_send(()).ok();
+                }
+                Ok(())
+            }
             Err(err) => {
                 // A failed COMMIT (e.g. the disk is full) leaves the transaction open.
                 conn.execute_batch("ROLLBACK").ok();
@@ -159,6 +225,14 @@ fn flush(state: &mut WriterState) {
         _ => Err(String::from("the write batch was rolled back by the database")),
     };
     finish(&batch.done, result);
+}
+
+/// Commits the batch on a blocking thread, then gives the turn back: the COMMIT's fsync
+/// (about a millisecond on this kind of disk) would otherwise stop one of the runtime's few
+/// workers, and every request waiting on it, for that long.
+async fn flush_aside(mut turn: Turn) {
+    // A panic there has dropped the turn; the batch's members then commit it themselves.
+    let _ = tokio::task::spawn_blocking(move || flush(&mut turn)).await;
 }
 
 fn fail(batch: Option<Batch>, why: &str) {
@@ -197,10 +271,14 @@ impl SqliteTx {
         batch.members += 1;
         let done = Arc::clone(&batch.done);
         let batch_due = batch.members >= MAX_BATCH || batch.started.elapsed() >= MAX_BATCH_AGE;
-        if batch_due || self.wanting.load(Ordering::SeqCst) == 0 {
-            flush(state);
+        let alone = self.wanting.load(Ordering::SeqCst) == 0;
+        let linger = alone && !batch_due && state.busy;
+        if batch_due || (alone && !linger) {
+            flush_aside(turn).await;
+        } else {
+            drop(turn);
         }
-        drop(turn);
+        let patience = if linger { LINGER } else { MEMBER_PATIENCE };
         loop {
             let notified = done.notify.notified();
             tokio::pin!(notified);
@@ -208,11 +286,11 @@ impl SqliteTx {
             if let Some(result) = done.result.get() {
                 return result.clone().map_err(|why| StorageError::Other(why.into()));
             }
-            if tokio::time::timeout(MEMBER_PATIENCE, notified).await.is_err() {
+            if tokio::time::timeout(patience, notified).await.is_err() {
                 // Whoever was to commit the batch has not: commit it (or see it committed).
-                let mut turn = Arc::clone(&self.state).lock_owned().await;
+                let turn = Arc::clone(&self.state).lock_owned().await;
                 if done.result.get().is_none() && turn.batch.as_ref().is_some_and(|b| Arc::ptr_eq(&b.done, &done)) {
-                    flush(&mut turn);
+                    flush_aside(turn).await;
                 }
             }
         }

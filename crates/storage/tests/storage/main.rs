@@ -22,6 +22,7 @@ both_backends!(
     sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists,
     reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_parameters,
     concurrent_hot_writes_keep_exactly_what_was_committed,
+    hot_writes_reach_the_database_file_without_the_writer_checkpointing,
 );
 
 async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
@@ -393,4 +394,39 @@ async fn concurrent_hot_writes_keep_exactly_what_was_committed(t: TestDb) {
         .get(0);
     assert_eq!(reread, 80);
     again.close().await;
+}
+
+/// SQLite: the checkpointer thread copies committed WAL pages into the database file (the
+/// fast writer no longer checkpoints inside its COMMIT). The file is read with
+/// `immutable=1`, which ignores the WAL: what it shows was checkpointed.
+async fn hot_writes_reach_the_database_file_without_the_writer_checkpointing(t: TestDb) {
+    use caretaker_storage::tasks;
+    if t.backend() != Backend::Sqlite {
+        return;
+    }
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let tenant = tenants::insert(&mut tx, &name("Checkpointed"), now).await.unwrap().id;
+    tx.commit().await.unwrap();
+    for _ in 0..30 {
+        let mut tx = t.db.begin_write().await.unwrap();
+        tasks::next_number(&mut tx, tenant).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let path = t.url.strip_prefix("sqlite://").unwrap().to_owned();
+    let in_file = || {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let conn = rusqlite::Connection::open_with_flags(format!("file:{path}?immutable=1"), flags).unwrap();
+        conn.query_row("SELECT last_number FROM task_counters WHERE tenant_id = ?1", [tenant.0], |row| row.get(0))
+            .unwrap_or(0_i64)
+    };
+    let mut seen = in_file();
+    for _ in 0..50 {
+        if seen == 30 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        seen = in_file();
+    }
+    assert_eq!(seen, 30, "the WAL was copied into the database file");
 }
