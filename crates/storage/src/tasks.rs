@@ -427,34 +427,36 @@ async fn narrowing(mut reader: Reader<'_>, tenant: TenantId, scope: Scope) -> Re
     let Scope::Contractor { user, contractor } = scope else {
         return Ok(Narrowing::Rows(scope));
     };
+    let choices = reader.db().map(Db::walks);
+    let key = (tenant.0, contractor);
+    let remembered = choices.and_then(|c| c.take(key));
+    if remembered == Some(true) {
+        // Filtered: the tree is a common table expression of the page's one statement.
+        return Ok(Narrowing::Rows(scope));
+    }
     let tree = contractor_tree(reader.again(), contractor).await?;
     if tree.len() > MAX_CONTRACTOR_RANGES {
         return Ok(Narrowing::ContractorRows { user, tree });
     }
-    let choices = reader.db().map(Db::walks);
-    let key = (tenant.0, contractor);
-    let rows = match choices.and_then(|c| c.take(key)) {
-        Some(rows) => rows,
-        None => {
-            let mut sql = Sql::default();
-            let tenant_arg = sql.arg(Bind::Int(tenant.0));
-            let visible = contractor_condition(&mut sql, user, &tree);
-            sql.text = format!(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN {visible} THEN 1 ELSE 0 END), 0) FROM (
-                    SELECT t.contractor_id, t.created_by FROM tasks t WHERE t.tenant_id = {tenant_arg}
-                    ORDER BY t.updated_at DESC, t.id DESC LIMIT {WALK_SAMPLE}) t"
-            )
-            .into();
-            let (sampled, seen) = reader.first(&sql, |row| Ok((row.int(0)?, row.int(1)?))).await?.unwrap_or_default();
-            // A small tenant is read whole either way; otherwise rows while at most about
-            // eight index entries are read per row kept.
-            let rows = sampled < WALK_SAMPLE || seen * 8 >= sampled;
-            if let Some(choices) = choices {
-                choices.remember(key, rows);
-            }
-            rows
-        }
-    };
+    if remembered == Some(false) {
+        return Ok(Narrowing::ContractorRanges { user, tree });
+    }
+    let mut sql = Sql::default();
+    let tenant_arg = sql.arg(Bind::Int(tenant.0));
+    let visible = contractor_condition(&mut sql, user, &tree);
+    sql.text = format!(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN {visible} THEN 1 ELSE 0 END), 0) FROM (
+            SELECT t.contractor_id, t.created_by FROM tasks t WHERE t.tenant_id = {tenant_arg}
+            ORDER BY t.updated_at DESC, t.id DESC LIMIT {WALK_SAMPLE}) t"
+    )
+    .into();
+    let (sampled, seen) = reader.first(&sql, |row| Ok((row.int(0)?, row.int(1)?))).await?.unwrap_or_default();
+    // A small tenant is read whole either way; otherwise rows while at most about eight
+    // index entries are read per row kept.
+    let rows = sampled < WALK_SAMPLE || seen * 8 >= sampled;
+    if let Some(choices) = choices {
+        choices.remember(key, rows);
+    }
     Ok(if rows { Narrowing::ContractorRows { user, tree } } else { Narrowing::ContractorRanges { user, tree } })
 }
 
