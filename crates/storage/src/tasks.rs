@@ -536,9 +536,10 @@ async fn fetch_phase(
     };
     // A Contractor user with few of the tenant's tasks: each contractor's slice of
     // `tasks_contractor_changed`, and the user's slice of `tasks_creator_changed` (less what
-    // those hold), is an ordered index range; the ranges are merged lazily (SQLite's merge
-    // of a compound, PostgreSQL's Merge Append) up to the limit, and only the rows kept are
-    // fetched and joined. The cost of a page is then the same whatever the share.
+    // those hold), is an ordered index range read up to the limit; the ranges are merged
+    // (PostgreSQL: Merge Append; without each range's own LIMIT it sorted the contractor's
+    // every task) and only the rows kept are fetched and joined. The cost of a page is then
+    // the same whatever the share.
     if let Narrowing::ContractorRanges { user, tree } = narrowing {
         let mut joins = String::new();
         for (needed, join) in [
@@ -561,9 +562,11 @@ async fn fetch_phase(
             .iter()
             .map(|id| format!("t.contractor_id = {id}"))
             .chain(std::iter::once(own))
-            .map(|owner| {
+            .enumerate()
+            .map(|(n, owner)| {
                 format!(
-                    "SELECT t.updated_at, t.id FROM tasks t{joins} WHERE t.tenant_id = {tenant_arg} AND {owner}{rest}"
+                    "SELECT updated_at, id FROM (SELECT t.updated_at, t.id FROM tasks t{joins}
+                     WHERE t.tenant_id = {tenant_arg} AND {owner}{rest} {order} LIMIT {limit}) r{n}"
                 )
             })
             .collect();
