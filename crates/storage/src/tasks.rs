@@ -534,59 +534,26 @@ async fn fetch_phase(
         }
         "ORDER BY t.updated_at DESC, t.id DESC"
     };
-    // A Contractor user with few of the tenant's tasks: each contractor's slice of
-    // `tasks_contractor_changed`, and the user's slice of `tasks_creator_changed` (less what
-    // those hold), is an ordered index range read up to the limit; the ranges are merged
-    // (PostgreSQL: Merge Append; without each range's own LIMIT it sorted the contractor's
-    // every task) and only the rows kept are fetched and joined. The cost of a page is then
-    // the same whatever the share.
-    if let Narrowing::ContractorRanges { user, tree } = narrowing {
-        let mut joins = String::new();
-        for (needed, join) in [
-            (on_status, " JOIN workflow_statuses st ON st.id = t.status_id"),
-            (on_site, " JOIN sites s ON s.id = t.site_id"),
-            (on_contractor, " LEFT JOIN contractors c ON c.id = t.contractor_id"),
-        ] {
-            if needed {
-                joins.push_str(join);
-            }
-        }
-        let rest: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
-        let tree: Vec<String> = tree.iter().map(|id| sql.arg(Bind::Int(*id))).collect();
-        let own = format!(
-            "t.created_by = {} AND (t.contractor_id IS NULL OR t.contractor_id NOT IN ({}))",
-            sql.arg(Bind::Int(*user)),
-            tree.join(", ")
-        );
-        let arms: Vec<String> = tree
-            .iter()
-            .map(|id| format!("t.contractor_id = {id}"))
-            .chain(std::iter::once(own))
-            .enumerate()
-            .map(|(n, owner)| {
-                format!(
-                    "SELECT updated_at, id FROM (SELECT t.updated_at, t.id FROM tasks t{joins}
-                     WHERE t.tenant_id = {tenant_arg} AND {owner}{rest} {order} LIMIT {limit}) r{n}"
-                )
-            })
-            .collect();
-        let direction = if catching_up { "" } else { " DESC" };
-        sql.text = format!(
-            "{} FROM ({} ORDER BY 1{direction}, 2{direction} LIMIT {limit}) p JOIN tasks t ON t.id = p.id {} {order}",
-            columns!(),
-            arms.join(" UNION ALL "),
-            joins!()
-        )
-        .into();
-        return reader.rows(&sql, from_row).await;
-    }
+    let rest: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
     let (cte, visible) = match narrowing {
         Narrowing::Rows(scope) => scope_condition(&mut sql, *scope, &tenant_arg),
-        Narrowing::ContractorRows { user, tree } | Narrowing::ContractorRanges { user, tree } => {
-            (None, contractor_condition(&mut sql, *user, tree))
+        Narrowing::ContractorRows { user, tree } => (None, contractor_condition(&mut sql, *user, tree)),
+        Narrowing::ContractorRanges { user, tree } => {
+            let joins = [
+                (on_status, " JOIN workflow_statuses st ON st.id = t.status_id"),
+                (on_site, " JOIN sites s ON s.id = t.site_id"),
+                (on_contractor, " LEFT JOIN contractors c ON c.id = t.contractor_id"),
+            ]
+            .into_iter()
+            .filter_map(|(needed, join)| needed.then_some(join))
+            .collect::<String>();
+            let from = format!("tasks t{joins} WHERE t.tenant_id = {tenant_arg}");
+            let picked = merged_ranges(&mut sql, *user, tree, &from, &rest, order, catching_up, limit);
+            sql.text =
+                format!("{} FROM ({picked}) p JOIN tasks t ON t.id = p.id {} {order}", columns!(), joins!()).into();
+            return reader.rows(&sql, from_row).await;
         }
     };
-    let rest: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
     // The limit is written into the text, not bound: PostgreSQL's generic plan of a prepared
     // statement cannot see a bound LIMIT and planned for a tenth of the table (a sort of
     // every task of the tenant per page). It is a number this code computed (at most 201).
@@ -594,6 +561,43 @@ async fn fetch_phase(
         with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant_arg} AND {visible}{rest} {order} LIMIT {limit}"))
             .into();
     reader.rows(&sql, from_row).await
+}
+
+/// The `(updated_at, id)` of a Contractor user's page with few of the tenant's tasks: each
+/// contractor's slice of `tasks_contractor_changed`, and the user's slice of
+/// `tasks_creator_changed` (less what those hold), is an ordered index range read up to the
+/// limit (`from` and `rest`: the tasks and the page's other conditions); the ranges are
+/// merged (PostgreSQL: Merge Append; without each range's own LIMIT it sorted the
+/// contractor's every task). The page then fetches and joins only the rows kept, and costs
+/// the same whatever the share.
+#[allow(clippy::too_many_arguments)]
+fn merged_ranges(
+    sql: &mut Sql,
+    user: i64,
+    tree: &[i64],
+    from: &str,
+    rest: &str,
+    order: &str,
+    catching_up: bool,
+    limit: i64,
+) -> String {
+    let tree: Vec<String> = tree.iter().map(|id| sql.arg(Bind::Int(*id))).collect();
+    let own = format!(
+        "t.created_by = {} AND (t.contractor_id IS NULL OR t.contractor_id NOT IN ({}))",
+        sql.arg(Bind::Int(user)),
+        tree.join(", ")
+    );
+    let arms: Vec<String> = tree
+        .iter()
+        .map(|id| format!("t.contractor_id = {id}"))
+        .chain(std::iter::once(own))
+        .enumerate()
+        .map(|(n, owner)| {
+            format!("SELECT updated_at, id FROM (SELECT t.updated_at, t.id FROM {from} AND {owner}{rest} {order} LIMIT {limit}) r{n}")
+        })
+        .collect();
+    let direction = if catching_up { "" } else { " DESC" };
+    format!("{} ORDER BY 1{direction}, 2{direction} LIMIT {limit}", arms.join(" UNION ALL "))
 }
 
 /// Contractor `contractor` and the contractors below it.

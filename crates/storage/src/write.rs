@@ -272,8 +272,9 @@ impl SqliteTx {
         let done = Arc::clone(&batch.done);
         let batch_due = batch.members >= MAX_BATCH || batch.started.elapsed() >= MAX_BATCH_AGE;
         let alone = self.wanting.load(Ordering::SeqCst) == 0;
-        let linger = alone && !batch_due && state.busy;
-        if batch_due || (alone && !linger) {
+        let flush_now = batch_due || (alone && !state.busy);
+        let linger = alone && !flush_now;
+        if flush_now {
             flush_aside(turn).await;
         } else {
             drop(turn);
