@@ -14,7 +14,7 @@ use caretaker_domain::task::{
     self, ChangeData, DispatchRule, Relation, StatusType, TaskNumber, Workflow, WorkflowType,
 };
 use caretaker_domain::user::UserType;
-use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter};
+use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter, TaskRow};
 use caretaker_storage::visibility::{self, Scope};
 use caretaker_storage::{ReadSession, Reader, StorageError, assets, contractors, reference_data, sites, workflows};
 use sha2::{Digest, Sha256};
@@ -491,6 +491,25 @@ pub async fn list(
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<Task>, Option<String>), AppError> {
+    let mut tasks = Vec::new();
+    let next = list_each(app, by, filter, cursor, limit, |row| {
+        tasks.push(Task::try_from(row)?);
+        Ok(())
+    })
+    .await?;
+    Ok((tasks, next))
+}
+
+/// [`list`], handing each task to `each` as its row is read: a page is written out without
+/// a [`Task`] built per row.
+pub async fn list_each(
+    app: &App,
+    by: &Authorized<'_, can::TasksRead, Principal>,
+    filter: &ListFilter,
+    cursor: Option<&str>,
+    limit: i64,
+    each: impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
+) -> Result<Option<String>, AppError> {
     let by = by.principal();
     let mut check = RuleCheck::new();
     let status_type = given(&filter.status_type).and_then(|t| {
@@ -526,9 +545,9 @@ pub async fn list(
         updated_since,
         external_identifier: given(&filter.external_identifier),
     };
-    let (tasks, next) =
-        tasks::page(&app.db, by.tenant, by.scope(), &task_filter, cursor, limit.clamp(1, 200), app.clock.now()).await?;
-    Ok((tasks, next.map(|c| c.encode())))
+    let (scope, limit, now) = (by.scope(), limit.clamp(1, 200), app.clock.now());
+    let next = tasks::page_each(&app.db, by.tenant, scope, &task_filter, cursor, limit, now, each).await?;
+    Ok(next.map(|c| c.encode()))
 }
 
 /// Reads the task for a change (inside the transaction, or before it on the read side when

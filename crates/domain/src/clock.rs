@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use time::format_description::well_known::Rfc3339 as Rfc3339Format;
 
 /// A UTC instant with microsecond precision, stored as microseconds since the Unix epoch
 /// (the representation used in both databases).
@@ -32,19 +32,25 @@ impl Timestamp {
     }
 
     /// `2021-03-10T14:23:23.123456Z`-style text (fraction only when non-zero, without
-    /// trailing zeros). Written by hand for years 0 to 9999 (a page of 50 tasks formats 200
-    /// of these; the general formatter cost ten times as much); other years go through the
-    /// `time` crate, which gives the same text.
+    /// trailing zeros).
     pub fn to_rfc3339(self) -> String {
+        self.rfc3339().as_str().to_owned()
+    }
+
+    /// The same text as [`Timestamp::to_rfc3339`] without allocating: written by hand for
+    /// years 0 to 9999 (a page of 50 tasks formats 200 of these; the general formatter cost
+    /// ten times as much); other years go through the `time` crate, which gives the same text.
+    pub fn rfc3339(self) -> Rfc3339 {
         const MICROS_PER_DAY: i64 = 86_400_000_000;
         // 0000-01-01 and 10000-01-01 as microseconds since the epoch.
         const FIRST: i64 = -62_167_219_200_000_000;
         const END: i64 = 253_402_300_800_000_000;
         if !(FIRST..END).contains(&self.0) {
-            return self
-                .to_offset_date_time()
-                .format(&Rfc3339)
-                .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"));
+            return Rfc3339(Text::Long(
+                self.to_offset_date_time()
+                    .format(&Rfc3339Format)
+                    .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z")),
+            ));
         }
         let days = self.0.div_euclid(MICROS_PER_DAY);
         let of_day = self.0.rem_euclid(MICROS_PER_DAY);
@@ -96,7 +102,7 @@ impl Timestamp {
             len = 20 + digits;
         }
         text[len] = b'Z';
-        String::from_utf8_lossy(&text[..=len]).into_owned()
+        Rfc3339(Text::Short(text, (len + 1) as u8))
     }
 
     /// Reads RFC 3339 text (`2021-03-10T14:23:23Z`, with or without a fraction or offset).
@@ -104,7 +110,7 @@ impl Timestamp {
         if text.len() > 40 {
             return None;
         }
-        OffsetDateTime::parse(text.trim(), &Rfc3339).ok().map(Self::from_offset_date_time)
+        OffsetDateTime::parse(text.trim(), &Rfc3339Format).ok().map(Self::from_offset_date_time)
     }
 
     pub fn plus_seconds(self, seconds: i64) -> Self {
@@ -172,7 +178,7 @@ mod tests {
 
     /// The hand-written text is the `time` crate's, byte for byte.
     fn by_time_crate(t: Timestamp) -> String {
-        t.to_offset_date_time().format(&Rfc3339).unwrap()
+        t.to_offset_date_time().format(&Rfc3339Format).unwrap()
     }
 
     #[test]
@@ -198,7 +204,7 @@ mod tests {
         let far = Timestamp::from_unix_micros(253_402_300_800_000_000);
         assert_eq!(
             far.to_rfc3339(),
-            far.to_offset_date_time().format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+            far.to_offset_date_time().format(&Rfc3339Format).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
         );
     }
 
@@ -222,5 +228,39 @@ mod tests {
         assert_eq!(clock.now().unix_micros(), 0);
         clock.advance_seconds(5);
         assert_eq!(clock.now().unix_micros(), 5_000_000);
+    }
+}
+
+/// A time as RFC 3339 text (see [`Timestamp::rfc3339`]), held without allocating for years
+/// 0 to 9999.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rfc3339(Text);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Text {
+    /// ASCII digits and separators, and how many of them.
+    Short([u8; 27], u8),
+    Long(String),
+}
+
+impl Rfc3339 {
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Only ASCII is ever written into it.
+            Text::Short(bytes, len) => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            Text::Long(text) => text,
+        }
+    }
+}
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }

@@ -72,6 +72,9 @@ pub(crate) trait Columns {
     fn opt_int(&self, index: usize) -> Result<Option<i64>, StorageError>;
     fn text(&self, index: usize) -> Result<String, StorageError>;
     fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError>;
+    /// Text borrowed from the row (no copy).
+    fn str(&self, index: usize) -> Result<&str, StorageError>;
+    fn opt_str(&self, index: usize) -> Result<Option<&str>, StorageError>;
 }
 
 impl Columns for AnyRow {
@@ -85,6 +88,12 @@ impl Columns for AnyRow {
         Ok(self.try_get(index)?)
     }
     fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError> {
+        Ok(self.try_get(index)?)
+    }
+    fn str(&self, index: usize) -> Result<&str, StorageError> {
+        Ok(self.try_get(index)?)
+    }
+    fn opt_str(&self, index: usize) -> Result<Option<&str>, StorageError> {
         Ok(self.try_get(index)?)
     }
 }
@@ -102,6 +111,16 @@ impl Columns for rusqlite::Row<'_> {
     fn opt_text(&self, index: usize) -> Result<Option<String>, StorageError> {
         Ok(self.get(index)?)
     }
+    fn str(&self, index: usize) -> Result<&str, StorageError> {
+        self.get_ref(index)?.as_str().map_err(unreadable)
+    }
+    fn opt_str(&self, index: usize) -> Result<Option<&str>, StorageError> {
+        self.get_ref(index)?.as_str_or_null().map_err(unreadable)
+    }
+}
+
+fn unreadable(err: rusqlite::types::FromSqlError) -> StorageError {
+    StorageError::Corrupt(format!("a text column: {err}"))
 }
 
 /// Where a read runs: the read side of the database (the fast readers on SQLite, a pooled
@@ -153,7 +172,7 @@ impl<'a> Reader<'a> {
     pub(crate) async fn rows<T>(
         &mut self,
         sql: &Sql,
-        decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+        mut decode: impl FnMut(&dyn Columns) -> Result<T, StorageError>,
     ) -> Result<Vec<T>, StorageError> {
         match self {
             Reader::Db(db) => match db.sqlite_readers() {
@@ -281,7 +300,7 @@ impl SqliteReaders {
     fn rows<T>(
         &self,
         sql: &Sql,
-        decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+        decode: impl FnMut(&dyn Columns) -> Result<T, StorageError>,
     ) -> Result<Vec<T>, StorageError> {
         self.with(|conn| sqlite_rows(conn, sql, decode))
     }
@@ -298,7 +317,7 @@ impl SqliteReaders {
 pub(crate) fn sqlite_rows<T>(
     conn: &rusqlite::Connection,
     sql: &Sql,
-    decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+    mut decode: impl FnMut(&dyn Columns) -> Result<T, StorageError>,
 ) -> Result<Vec<T>, StorageError> {
     let mut statement = prepare(conn, sql)?;
     let mut rows = statement.raw_query();

@@ -144,7 +144,7 @@ impl TaskCursor {
 }
 
 /// The columns [`from_row`] reads, and the joins that name what a task points at: written
-/// once, used whole ([`SELECT`]) and around a page's picked rows ([`fetch_phase`]).
+/// once, used whole ([`SELECT`]) and around a page's picked rows ([`phase_sql`]).
 macro_rules! columns {
     () => {
         "SELECT t.id, t.reference, t.external_identifier, t.request_hash, t.initiator_name, t.site_id,
@@ -168,47 +168,142 @@ macro_rules! joins {
 
 const SELECT: &str = concat!(columns!(), " FROM tasks t ", joins!());
 
+/// A task as a row of [`SELECT`] holds it: its text borrowed from the row, assets and custom
+/// fields as the JSON stored. A page is written out from these without copying a row into
+/// a [`Task`] first ([`page_each`]).
+#[derive(Clone, Copy, Debug)]
+pub struct TaskRow<'r> {
+    pub id: i64,
+    pub reference: &'r str,
+    pub external_identifier: Option<&'r str>,
+    pub request_hash: Option<&'r str>,
+    pub initiator_name: &'r str,
+    pub site_id: i64,
+    pub site_code: &'r str,
+    pub description: &'r str,
+    pub defect_source: Option<&'r str>,
+    pub matrix_code: &'r str,
+    pub chargeability: Option<&'r str>,
+    pub workflow_id: i64,
+    pub workflow: &'r str,
+    pub status_id: i64,
+    pub status: &'r str,
+    pub status_type: StatusType,
+    pub contractor_id: Option<i64>,
+    pub supplier: Option<&'r str>,
+    pub service_level_id: Option<i64>,
+    pub service_level: Option<&'r str>,
+    pub respond_by: Option<Timestamp>,
+    pub complete_by: Option<Timestamp>,
+    pub is_asset_available: Option<bool>,
+    /// `["guid", ...]`
+    pub assets_json: &'r str,
+    /// `[["Name", "Value"], ...]`
+    pub custom_fields_json: &'r str,
+    pub relation: Option<&'r str>,
+    pub related_reference: Option<&'r str>,
+    pub created_by: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: i64,
+}
+
+impl TaskRow<'_> {
+    /// The assets, read from their JSON.
+    pub fn assets(&self) -> Result<Vec<String>, StorageError> {
+        serde_json::from_str(self.assets_json).map_err(|e| StorageError::Corrupt(format!("task assets: {e}")))
+    }
+
+    /// The custom field answers `(name, value)`, read from their JSON.
+    pub fn custom_fields(&self) -> Result<Vec<(String, String)>, StorageError> {
+        serde_json::from_str(self.custom_fields_json)
+            .map_err(|e| StorageError::Corrupt(format!("task custom fields: {e}")))
+    }
+}
+
 /// A row of [`SELECT`], by position (the columns in the order written there).
-fn from_row(row: &dyn Columns) -> Result<Task, StorageError> {
+fn task_row(row: &dyn Columns) -> Result<TaskRow<'_>, StorageError> {
     let time = |i: usize| row.opt_int(i).map(|v| v.map(Timestamp::from_unix_micros));
-    let status_type = row.text(15)?;
-    let assets = row.text(23)?;
-    let custom_fields = row.text(24)?;
-    Ok(Task {
+    let status_type = row.str(15)?;
+    Ok(TaskRow {
         id: row.int(0)?,
-        reference: row.text(1)?,
-        external_identifier: row.opt_text(2)?,
-        request_hash: row.opt_text(3)?,
-        initiator_name: row.text(4)?,
+        reference: row.str(1)?,
+        external_identifier: row.opt_str(2)?,
+        request_hash: row.opt_str(3)?,
+        initiator_name: row.str(4)?,
         site_id: row.int(5)?,
-        site_code: row.text(6)?,
-        description: row.text(7)?,
-        defect_source: row.opt_text(8)?,
-        matrix_code: row.text(9)?,
-        chargeability: row.opt_text(10)?,
+        site_code: row.str(6)?,
+        description: row.str(7)?,
+        defect_source: row.opt_str(8)?,
+        matrix_code: row.str(9)?,
+        chargeability: row.opt_str(10)?,
         workflow_id: row.int(11)?,
-        workflow: row.text(12)?,
+        workflow: row.str(12)?,
         status_id: row.int(13)?,
-        status: row.text(14)?,
-        status_type: StatusType::from_name(&status_type)
+        status: row.str(14)?,
+        status_type: StatusType::from_name(status_type)
             .ok_or_else(|| StorageError::Corrupt(format!("status type {status_type:?}")))?,
         contractor_id: row.opt_int(16)?,
-        supplier: row.opt_text(17)?,
+        supplier: row.opt_str(17)?,
         service_level_id: row.opt_int(18)?,
-        service_level: row.opt_text(19)?,
+        service_level: row.opt_str(19)?,
         respond_by: time(20)?,
         complete_by: time(21)?,
         is_asset_available: row.opt_int(22)?.map(|v| v != 0),
-        assets: serde_json::from_str(&assets).map_err(|e| StorageError::Corrupt(format!("task assets: {e}")))?,
-        custom_fields: serde_json::from_str(&custom_fields)
-            .map_err(|e| StorageError::Corrupt(format!("task custom fields: {e}")))?,
-        relation: row.opt_text(25)?,
-        related_reference: row.opt_text(26)?,
+        assets_json: row.str(23)?,
+        custom_fields_json: row.str(24)?,
+        relation: row.opt_str(25)?,
+        related_reference: row.opt_str(26)?,
         created_by: row.opt_int(27)?,
         created_at: Timestamp::from_unix_micros(row.int(28)?),
         updated_at: Timestamp::from_unix_micros(row.int(29)?),
         version: row.int(30)?,
     })
+}
+
+impl TryFrom<&TaskRow<'_>> for Task {
+    type Error = StorageError;
+
+    fn try_from(row: &TaskRow<'_>) -> Result<Self, StorageError> {
+        let owned = |text: Option<&str>| text.map(str::to_owned);
+        Ok(Task {
+            id: row.id,
+            reference: row.reference.to_owned(),
+            external_identifier: owned(row.external_identifier),
+            request_hash: owned(row.request_hash),
+            initiator_name: row.initiator_name.to_owned(),
+            site_id: row.site_id,
+            site_code: row.site_code.to_owned(),
+            description: row.description.to_owned(),
+            defect_source: owned(row.defect_source),
+            matrix_code: row.matrix_code.to_owned(),
+            chargeability: owned(row.chargeability),
+            workflow_id: row.workflow_id,
+            workflow: row.workflow.to_owned(),
+            status_id: row.status_id,
+            status: row.status.to_owned(),
+            status_type: row.status_type,
+            contractor_id: row.contractor_id,
+            supplier: owned(row.supplier),
+            service_level_id: row.service_level_id,
+            service_level: owned(row.service_level),
+            respond_by: row.respond_by,
+            complete_by: row.complete_by,
+            is_asset_available: row.is_asset_available,
+            assets: row.assets()?,
+            custom_fields: row.custom_fields()?,
+            relation: owned(row.relation),
+            related_reference: owned(row.related_reference),
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+fn from_row(row: &dyn Columns) -> Result<Task, StorageError> {
+    Task::try_from(&task_row(row)?)
 }
 
 /// The next task number of the tenant. The counter row stays locked until the caller's
@@ -345,37 +440,89 @@ pub async fn page<'r>(
     limit: i64,
     now: Timestamp,
 ) -> Result<(Vec<Task>, Option<TaskCursor>), StorageError> {
+    let mut tasks = Vec::new();
+    let next = page_each(reader, tenant, scope, filter, cursor, limit, now, |row| {
+        tasks.push(Task::try_from(row)?);
+        Ok(())
+    })
+    .await?;
+    Ok((tasks, next))
+}
+
+/// [`page`], handing each task to `each` as its row is read (no [`Task`] is built).
+#[allow(clippy::too_many_arguments)]
+pub async fn page_each<'r>(
+    reader: impl Into<Reader<'r>>,
+    tenant: TenantId,
+    scope: Scope,
+    filter: &TaskFilter<'_>,
+    cursor: Option<TaskCursor>,
+    limit: i64,
+    now: Timestamp,
+    mut each: impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
+) -> Result<Option<TaskCursor>, StorageError> {
     let mut reader = reader.into();
     let narrowing = narrowing(reader.again(), tenant, scope).await?;
     let started = cursor.map_or(now.unix_micros(), |c| c.started);
-    let mut tasks = Vec::new();
+    let mut phase = Phase { room: limit, given: 0, more: false, last: None };
     if !cursor.is_some_and(|c| c.catching_up) {
         // (A cursor past the start, which this server never gives out, is held to it.)
         let after = cursor.map(|c| (c.updated_at, c.id).min((started, i64::MAX)));
-        let rows = fetch_phase(reader.again(), tenant, &narrowing, filter, started, false, after, limit + 1).await?;
-        if rows.len() as i64 > limit {
-            tasks.extend(rows.into_iter().take(usize::try_from(limit).unwrap_or(0)));
-            let last = tasks.last().map(|t| (t.updated_at.unix_micros(), t.id)).unwrap_or_default();
-            return Ok((tasks, Some(TaskCursor { started, catching_up: false, updated_at: last.0, id: last.1 })));
+        let sql = phase_sql(tenant, &narrowing, filter, started, false, after, limit + 1);
+        phase.read(reader.again(), &sql, &mut each).await?;
+        if phase.more {
+            let (updated_at, id) = phase.last.unwrap_or_default();
+            return Ok(Some(TaskCursor { started, catching_up: false, updated_at, id }));
         }
-        tasks.extend(rows);
     }
     // The walk has seen everything changed up to its start: now what changed since.
     let after = match cursor {
         Some(c) if c.catching_up => (c.updated_at, c.id).max((started, i64::MAX)),
         _ => (started, i64::MAX),
     };
-    let room = limit - tasks.len() as i64;
-    let rows = fetch_phase(reader.again(), tenant, &narrowing, filter, started, true, Some(after), room + 1).await?;
-    let more = rows.len() as i64 > room;
-    tasks.extend(rows.into_iter().take(usize::try_from(room).unwrap_or(0)));
-    let next = match tasks.last() {
-        Some(last) if more => {
-            Some(TaskCursor { started, catching_up: true, updated_at: last.updated_at.unix_micros(), id: last.id })
-        }
+    phase.room = limit - phase.given;
+    let sql = phase_sql(tenant, &narrowing, filter, started, true, Some(after), phase.room + 1);
+    phase.read(reader.again(), &sql, &mut each).await?;
+    Ok(match phase.last {
+        Some((updated_at, id)) if phase.more => Some(TaskCursor { started, catching_up: true, updated_at, id }),
         _ => None,
-    };
-    Ok((tasks, next))
+    })
+}
+
+/// What a phase of a page has handed out.
+struct Phase {
+    /// Rows still to hand out; one row more is read to know whether there are more.
+    room: i64,
+    given: i64,
+    more: bool,
+    /// `(updated_at, id)` of the last row handed out, in either phase.
+    last: Option<(i64, i64)>,
+}
+
+impl Phase {
+    async fn read(
+        &mut self,
+        mut reader: Reader<'_>,
+        sql: &Sql,
+        each: &mut impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let mut room = self.room;
+        reader
+            .rows(sql, |row| {
+                if room == 0 {
+                    self.more = true;
+                    return Ok(());
+                }
+                let task = task_row(row)?;
+                each(&task)?;
+                room -= 1;
+                self.given += 1;
+                self.last = Some((task.updated_at.unix_micros(), task.id));
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
 }
 
 /// How a page narrows the tenant's tasks to what its reader may see.
@@ -386,7 +533,7 @@ enum Narrowing {
     /// the tenant's change index (its covering columns, before a row is fetched).
     ContractorRows { user: i64, tree: Vec<i64> },
     /// A Contractor user whose tasks are few among the tenant's: one index range per
-    /// contractor of the tree and one of the tasks it raised, merged (see [`fetch_phase`]).
+    /// contractor of the tree and one of the tasks it raised, merged (see [`phase_sql`]).
     ContractorRanges { user: i64, tree: Vec<i64> },
 }
 
@@ -467,9 +614,9 @@ fn contractor_condition(sql: &mut Sql, user: i64, tree: &[i64]) -> String {
     format!("(t.contractor_id IN ({}) OR t.created_by = {user})", tree.join(", "))
 }
 
+/// The statement of one phase of a page: at most `limit` rows of [`SELECT`].
 #[allow(clippy::too_many_arguments)]
-async fn fetch_phase(
-    mut reader: Reader<'_>,
+fn phase_sql(
     tenant: TenantId,
     narrowing: &Narrowing,
     filter: &TaskFilter<'_>,
@@ -477,10 +624,7 @@ async fn fetch_phase(
     catching_up: bool,
     after: Option<(i64, i64)>,
     limit: i64,
-) -> Result<Vec<Task>, StorageError> {
-    if limit <= 0 {
-        return Ok(Vec::new());
-    }
+) -> Sql {
     let mut sql = Sql::default();
     let tenant_arg = sql.arg(Bind::Int(tenant.0));
     // The conditions besides the tenant and the scope, and the joins they need.
@@ -551,7 +695,7 @@ async fn fetch_phase(
             let picked = merged_ranges(&mut sql, *user, tree, &from, &rest, order, catching_up, limit);
             sql.text =
                 format!("{} FROM ({picked}) p JOIN tasks t ON t.id = p.id {} {order}", columns!(), joins!()).into();
-            return reader.rows(&sql, from_row).await;
+            return sql;
         }
     };
     // The limit is written into the text, not bound: PostgreSQL's generic plan of a prepared
@@ -560,7 +704,7 @@ async fn fetch_phase(
     sql.text =
         with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant_arg} AND {visible}{rest} {order} LIMIT {limit}"))
             .into();
-    reader.rows(&sql, from_row).await
+    sql
 }
 
 /// The `(updated_at, id)` of a Contractor user's page with few of the tenant's tasks: each

@@ -100,3 +100,42 @@ impl<T: serde::Serialize> IntoResponse for SizedJson<T> {
         }
     }
 }
+
+/// `{"Items": [...], "NextCursor": ...}` written item by item as the rows are read, into a
+/// buffer sized up front (the shape `SizedJson` of such a page writes).
+pub struct ItemsWriter {
+    buffer: Vec<u8>,
+    items: usize,
+}
+
+impl ItemsWriter {
+    const START: &'static [u8] = b"{\"Items\":[";
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut buffer = Vec::with_capacity(capacity);
+        buffer.extend_from_slice(Self::START);
+        Self { buffer, items: 0 }
+    }
+
+    pub fn item<T: serde::Serialize>(&mut self, item: &T) -> serde_json::Result<()> {
+        if self.items > 0 {
+            self.buffer.push(b',');
+        }
+        self.items += 1;
+        serde_json::to_writer(&mut self.buffer, item)
+    }
+
+    pub fn finish(mut self, next_cursor: Option<&str>) -> Response {
+        self.buffer.extend_from_slice(b"],\"NextCursor\":");
+        match serde_json::to_writer(&mut self.buffer, &next_cursor) {
+            Ok(()) => {
+                self.buffer.push(b'}');
+                ([(header::CONTENT_TYPE, "application/json")], self.buffer).into_response()
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "a response could not be written as JSON");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}

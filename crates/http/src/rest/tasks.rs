@@ -11,6 +11,7 @@ use caretaker_app::tasks::{self, Dispatch, ListFilter, Raised, StatusChange, Tas
 use caretaker_domain::access::{Holder, can};
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::Workflow;
+use caretaker_storage::StorageError;
 use caretaker_storage::tasks::{HistoryEntry, Note};
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
 use crate::rest::common::{Created, CustomFieldIn, bad_query, missing};
-use crate::rest::json::{ApiJson, OptionalJson, SizedJson};
+use crate::rest::json::{ApiJson, ItemsWriter, OptionalJson, SizedJson};
 
 /// `Relate` of Create Task: link the new task to an existing one.
 #[derive(Debug, Default, Deserialize)]
@@ -135,22 +136,21 @@ impl From<HistoryEntry> for HistoryOut {
 /// One task with its notes, history and the statuses it may move to next.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct TaskDetailOut {
+pub struct TaskDetailOut<'a> {
     #[serde(flatten)]
-    task: TaskJson,
-    next_statuses: Vec<String>,
+    task: TaskJson<'a>,
+    next_statuses: Vec<&'a str>,
     notes: Vec<NoteOut>,
     history: Vec<HistoryOut>,
 }
 
-impl From<TaskDetail> for TaskDetailOut {
-    fn from(detail: TaskDetail) -> Self {
-        let next_statuses = detail.next_statuses().into_iter().map(|s| s.name.clone()).collect();
+impl<'a> From<&'a TaskDetail> for TaskDetailOut<'a> {
+    fn from(detail: &'a TaskDetail) -> Self {
         TaskDetailOut {
-            task: detail.task.into(),
-            next_statuses,
-            notes: detail.notes.into_iter().map(NoteOut::from).collect(),
-            history: detail.history.into_iter().map(HistoryOut::from).collect(),
+            task: TaskJson::from(&detail.task),
+            next_statuses: detail.next_statuses().into_iter().map(|s| s.name.as_str()).collect(),
+            notes: detail.notes.iter().cloned().map(NoteOut::from).collect(),
+            history: detail.history.iter().cloned().map(HistoryOut::from).collect(),
         }
     }
 }
@@ -178,8 +178,8 @@ pub async fn create(
     let proof = caller.principal.authorize::<can::TasksCreate>().ok_or_else(|| refused("tasks.create"))?;
     let ApiJson(body) = body?;
     Ok(match tasks::raise(&state.app, &proof, body.into()).await.map_err(failed)? {
-        Raised::Created(task) => answer(StatusCode::CREATED, TaskJson::from(task)),
-        Raised::Existing(task) => answer(StatusCode::OK, TaskJson::from(task)),
+        Raised::Created(task) => answer(StatusCode::CREATED, TaskJson::from(&task)),
+        Raised::Existing(task) => answer(StatusCode::OK, TaskJson::from(&task)),
     })
 }
 
@@ -187,10 +187,10 @@ pub async fn read(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((_, reference)): Path<(String, String)>,
-) -> Result<SizedJson<TaskDetailOut>, ApiError> {
+) -> Result<Response, ApiError> {
     let proof = caller.principal.authorize::<can::TasksRead>().ok_or_else(|| missing("tasks.read"))?;
-    let detail: TaskDetailOut = tasks::get(&state.app, &proof, &reference).await?.into();
-    Ok(SizedJson { value: detail, capacity: 4096 })
+    let detail = tasks::get(&state.app, &proof, &reference).await?;
+    Ok(SizedJson { value: TaskDetailOut::from(&detail), capacity: 4096 }.into_response())
 }
 
 /// Query of the task list.
@@ -215,19 +215,11 @@ pub struct TaskQuery {
     external_identifier: Option<String>,
 }
 
-/// `{"Items": [...], "NextCursor": ...}`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct TaskPage {
-    items: Vec<TaskJson>,
-    next_cursor: Option<String>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
     query: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<SizedJson<TaskPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let proof = caller.principal.authorize::<can::TasksRead>().ok_or_else(|| missing("tasks.read"))?;
     let Query(query) = query.map_err(|_| bad_query("Limit must be a whole number; the filters are text"))?;
     let limit = query.limit.unwrap_or(50);
@@ -243,11 +235,14 @@ pub async fn list(
         external_identifier: query.external_identifier,
     };
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
-    let (tasks, next_cursor) = tasks::list(&state.app, &proof, &filter, cursor, limit).await?;
-    // About 700 bytes a task as integrations usually fill them.
-    let capacity = 64 + tasks.len() * 768;
-    let page = TaskPage { items: tasks.into_iter().map(TaskJson::from).collect(), next_cursor };
-    Ok(SizedJson { value: page, capacity })
+    // About 700 bytes a task as integrations usually fill them; each task is written as its
+    // row is read.
+    let mut page = ItemsWriter::with_capacity(64 + limit.unsigned_abs() as usize * 768);
+    let next_cursor = tasks::list_each(&state.app, &proof, &filter, cursor, limit, |row| {
+        page.item(&TaskJson::try_from(row)?).map_err(|err| StorageError::Corrupt(err.to_string()))
+    })
+    .await?;
+    Ok(page.finish(next_cursor.as_deref()))
 }
 
 /// Change Status body.
@@ -280,7 +275,7 @@ pub async fn change_status(
         version: body.version,
     };
     let detail = tasks::change_status(&state.app, &proof, &reference, change).await.map_err(failed)?;
-    Ok(answer(StatusCode::OK, TaskDetailOut::from(detail)))
+    Ok(answer(StatusCode::OK, TaskDetailOut::from(&detail)))
 }
 
 /// A note's body (`Note` accepted for `Text`).
@@ -336,7 +331,7 @@ pub async fn dispatch(
     let ApiJson(body) = body?;
     let request = Dispatch { supplier: body.supplier.unwrap_or_default(), service_level: body.service_level };
     let detail = tasks::dispatch(&state.app, &proof, &reference, request).await.map_err(failed)?;
-    Ok(answer(StatusCode::OK, TaskDetailOut::from(detail)))
+    Ok(answer(StatusCode::OK, TaskDetailOut::from(&detail)))
 }
 
 /// A status of a workflow, as the Urgent workflow read shows it.
