@@ -575,14 +575,18 @@ async fn narrowing(mut reader: Reader<'_>, tenant: TenantId, scope: Scope) -> Re
         return Ok(Narrowing::Rows(scope));
     };
     let choices = reader.db().map(Db::walks);
+    // SQLite answers in process: the tree read apart costs microseconds, and comparing each
+    // row with its few ids costs less than looking them up in the table SQLite would build
+    // for `IN (SELECT id FROM mine)`. On PostgreSQL a statement apart is a round trip.
+    let in_process = reader.db().is_some_and(|db| db.sqlite_readers().is_some());
     let key = (tenant.0, contractor);
     let remembered = choices.and_then(|c| c.take(key));
-    if remembered == Some(true) {
+    if remembered == Some(true) && !in_process {
         // Filtered: the tree is a common table expression of the page's one statement.
         return Ok(Narrowing::Rows(scope));
     }
     let tree = contractor_tree(reader.again(), contractor).await?;
-    if tree.len() > MAX_CONTRACTOR_RANGES {
+    if tree.len() > MAX_CONTRACTOR_RANGES || remembered == Some(true) {
         return Ok(Narrowing::ContractorRows { user, tree });
     }
     if remembered == Some(false) {
@@ -607,11 +611,25 @@ async fn narrowing(mut reader: Reader<'_>, tenant: TenantId, scope: Scope) -> Re
     Ok(if rows { Narrowing::ContractorRows { user, tree } } else { Narrowing::ContractorRanges { user, tree } })
 }
 
-/// `t` is a task of one of the contractors of `tree` or one `user` raised.
+/// `t` is a task of one of the contractors of `tree` or one `user` raised. A small tree is
+/// one comparison per id: SQLite builds a lookup table for an `IN (...)` list of more than
+/// two, which costs more than a few comparisons per row.
 fn contractor_condition(sql: &mut Sql, user: i64, tree: &[i64]) -> String {
     let user = sql.arg(Bind::Int(user));
-    let tree: Vec<String> = tree.iter().map(|id| sql.arg(Bind::Int(*id))).collect();
-    format!("(t.contractor_id IN ({}) OR t.created_by = {user})", tree.join(", "))
+    let ids = tree.iter().map(|id| sql.arg(Bind::Int(*id)));
+    if tree.len() > MAX_CONTRACTOR_RANGES {
+        return format!("(t.contractor_id IN ({}) OR t.created_by = {user})", ids.collect::<Vec<_>>().join(", "));
+    }
+    let mut condition = String::from("(");
+    for id in ids {
+        condition.push_str("t.contractor_id = ");
+        condition.push_str(&id);
+        condition.push_str(" OR ");
+    }
+    condition.push_str("t.created_by = ");
+    condition.push_str(&user);
+    condition.push(')');
+    condition
 }
 
 /// The statement of one phase of a page: at most `limit` rows of [`SELECT`].
