@@ -216,9 +216,7 @@ async fn sqlite_pool(url: &str, size: u32, options: &DbOptions, read_only: bool)
                 conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
                     .await?;
                 if !read_only {
-                    // The same WAL size limit as the fast writer's (write.rs): whichever
-                    // writer rewinds the WAL cuts it back.
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA journal_size_limit = 67108864;").await?;
+                    conn.execute("PRAGMA journal_mode = WAL;").await?;
                 }
                 Ok(())
             })

@@ -150,12 +150,6 @@ impl WriterTurn {
         // As sqlx's writer: foreign keys on, a full sync at every commit (durable when
         // acknowledged), WAL beside the readers.
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA journal_mode = WAL;")?;
-        // Under steady reads and writes the WAL is never rewound (a passive checkpoint
-        // cannot while readers use it), so it grows for as long as the load lasts; when it
-        // is next rewound (the first write after a quiet moment), the commit cuts it back
-        // to this size instead of keeping the burst's disk space. Rewinding it under load
-        // was measured and is slower (docs/DECISIONS.md "The WAL under sustained load").
-        conn.execute_batch("PRAGMA journal_size_limit = 67108864;")?;
         if checkpointed {
             conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         }
