@@ -430,26 +430,8 @@ pub async fn by_external_identifier<'r>(
 }
 
 /// A page of the tasks `scope` lets its holder see, newest change first (see
-/// [`TaskCursor`]); the cursor of the next page when there may be more.
-pub async fn page<'r>(
-    reader: impl Into<Reader<'r>>,
-    tenant: TenantId,
-    scope: Scope,
-    filter: &TaskFilter<'_>,
-    cursor: Option<TaskCursor>,
-    limit: i64,
-    now: Timestamp,
-) -> Result<(Vec<Task>, Option<TaskCursor>), StorageError> {
-    let mut tasks = Vec::new();
-    let next = page_each(reader, tenant, scope, filter, cursor, limit, now, |row| {
-        tasks.push(Task::try_from(row)?);
-        Ok(())
-    })
-    .await?;
-    Ok((tasks, next))
-}
-
-/// [`page`], handing each task to `each` as its row is read (no [`Task`] is built).
+/// [`TaskCursor`]), each handed to `each` as its row is read (no [`Task`] is built); the
+/// cursor of the next page when there may be more.
 #[allow(clippy::too_many_arguments)]
 pub async fn page_each<'r>(
     reader: impl Into<Reader<'r>>,
