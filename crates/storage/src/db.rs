@@ -65,11 +65,13 @@ pub struct DbOptions {
     pub max_connections: u32,
     /// How long a request waits for a connection before the database counts as unavailable.
     pub acquire_timeout: Duration,
+    /// SQLite: a WAL file larger than this is cut back once writes pause (see `write.rs`).
+    pub wal_kept_bytes: u64,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5), wal_kept_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -106,7 +108,7 @@ impl Db {
                 let read = sqlite_pool(url, readers, options, true).await?;
                 let file = sqlite_file(url);
                 let fast = file.as_deref().map(|path| Arc::new(SqliteReaders::new(path)));
-                let turn = file.map(|path| Arc::new(WriterTurn::new(path)));
+                let turn = file.map(|path| Arc::new(WriterTurn::new(path, options.wal_kept_bytes)));
                 Ok(Self { backend, write, read, fast, turn, walks: Arc::default() })
             }
             Backend::Postgres => {

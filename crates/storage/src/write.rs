@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::{AnyConnection, Executor};
@@ -96,9 +96,14 @@ impl Drop for Wanting {
 }
 
 impl WriterTurn {
-    pub fn new(path: PathBuf) -> Self {
-        let state = WriterState { checkpoint: checkpointer(path.clone()), ..WriterState::default() };
-        Self { path, state: Arc::new(Mutex::new(state)), wanting: Arc::new(AtomicUsize::new(0)) }
+    /// `wal_kept`: the WAL file is cut back when larger than this once writes pause.
+    pub fn new(path: PathBuf, wal_kept: u64) -> Self {
+        // The checkpointer holds the state weakly: it ends when the turn is dropped.
+        let state = Arc::new_cyclic(|state| {
+            let checkpoint = checkpointer(path.clone(), wal_kept, Weak::clone(state));
+            Mutex::new(WriterState { checkpoint, ..WriterState::default() })
+        });
+        Self { path, state, wanting: Arc::new(AtomicUsize::new(0)) }
     }
 
     async fn take(&self) -> Turn {
@@ -165,20 +170,57 @@ impl WriterTurn {
 /// no longer need without blocking the writer. A pass after a commit, at most one every
 /// 100 ms; the thread ends with the writer's turn. `None` (the writer then checkpoints
 /// itself) when the thread cannot be started.
-fn checkpointer(path: PathBuf) -> Option<std::sync::mpsc::SyncSender<()>> {
+///
+/// Under steady reads and writes SQLite never rewinds the WAL, so a burst leaves a file as
+/// large as its writes (docs/DECISIONS.md "The WAL under sustained load"). Once no commit
+/// has come for [`QUIET`], a WAL file larger than `wal_kept` is checkpointed whole and
+/// truncated, holding the writer's turn meanwhile: a write arriving then waits for it, one
+/// time after a burst, instead of every write paying for a rewound WAL during it.
+fn checkpointer(
+    path: PathBuf,
+    wal_kept: u64,
+    state: Weak<Mutex<WriterState>>,
+) -> Option<std::sync::mpsc::SyncSender<()>> {
+    use std::sync::mpsc::RecvTimeoutError;
     let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let wal = {
+        let mut name = path.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    };
     let thread = std::thread::Builder::new().name(String::from("sqlite-checkpoint")).spawn(move || {
         let mut conn: Option<rusqlite::Connection> = None;
         let mut last: Option<Instant> = None;
-        while woken.recv().is_ok() {
+        // Whether commits came since the WAL's size was last looked at.
+        let mut written = false;
+        loop {
+            let woke = if written {
+                woken.recv_timeout(QUIET)
+            } else {
+                woken.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            };
+            match woke {
+                Ok(()) => written = true,
+                Err(RecvTimeoutError::Timeout) => {
+                    written = false;
+                    let large = std::fs::metadata(&wal).is_ok_and(|meta| meta.len() > wal_kept);
+                    if let (true, Some(open), Some(state)) = (large, &conn, state.upgrade())
+                        && let Err(err) = truncate(open, &state)
+                    {
+                        tracing::warn!(error = %err, "cutting back the SQLite WAL failed; it is tried after the next pause");
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
             // At most one pass per CHECKPOINT_EVERY: the rest of it is waited out, and the
             // commits meanwhile fold into this pass.
             if let Some(due) = last.map(|at| at + CHECKPOINT_EVERY) {
                 while let Some(left) = due.checked_duration_since(Instant::now()) {
                     match woken.recv_timeout(left) {
                         Ok(()) => {}
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                        Err(RecvTimeoutError::Timeout) => break,
+                        Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
             }
@@ -200,8 +242,24 @@ fn checkpointer(path: PathBuf) -> Option<std::sync::mpsc::SyncSender<()>> {
     thread.ok().map(|_| wake)
 }
 
+/// Copies the whole WAL into the database file and truncates it, holding the writer's turn.
+/// Readers still on the WAL are waited for [`TRUNCATE_PATIENCE`] at most (then it is left
+/// as it is until the next pause).
+fn truncate(conn: &rusqlite::Connection, state: &Mutex<WriterState>) -> rusqlite::Result<()> {
+    let mut turn = state.blocking_lock();
+    flush(&mut turn);
+    conn.busy_timeout(TRUNCATE_PATIENCE)?;
+    let result = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    conn.busy_timeout(Duration::from_secs(5))?;
+    result
+}
+
 /// How often, at most, the checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// Writes have paused when none came for this long.
+const QUIET: Duration = Duration::from_secs(1);
+/// How long cutting the WAL back waits for readers (and writers of other processes).
+const TRUNCATE_PATIENCE: Duration = Duration::from_millis(50);
 
 /// Commits the open batch, if any, and tells its members how it went.
 fn flush(state: &mut WriterState) {

@@ -23,6 +23,7 @@ both_backends!(
     reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_parameters,
     concurrent_hot_writes_keep_exactly_what_was_committed,
     hot_writes_reach_the_database_file_without_the_writer_checkpointing,
+    a_bursts_wal_is_cut_back_once_writes_pause,
 );
 
 async fn tenant_names_are_unique_case_insensitively(t: TestDb) {
@@ -429,4 +430,53 @@ async fn hot_writes_reach_the_database_file_without_the_writer_checkpointing(t: 
         seen = in_file();
     }
     assert_eq!(seen, 30, "the WAL was copied into the database file");
+}
+
+async fn a_bursts_wal_is_cut_back_once_writes_pause(t: TestDb) {
+    use caretaker_storage::tasks;
+    use sqlx::Executor;
+    if t.backend() != Backend::Sqlite {
+        return;
+    }
+    let dir = tempfile_dir();
+    let file = dir.join("burst.db");
+    let options = DbOptions { wal_kept_bytes: 256 * 1024, ..DbOptions::default() };
+    let db = Db::connect(&Db::sqlite_url(&file), &options).await.unwrap();
+    db.migrate(&t.clock).await.unwrap();
+    let wal_len = || std::fs::metadata(format!("{}-wal", file.display())).map_or(0, |meta| meta.len());
+
+    // A burst of about 2 MB, then a hot commit (which wakes the checkpointer), then nothing.
+    let mut tx = db.begin().await.unwrap();
+    let tenant = tenants::insert(&mut tx, &name("Bursty"), caretaker_storage::testing::TEST_EPOCH).await.unwrap().id;
+    tx.execute("CREATE TABLE filler (t TEXT)").await.unwrap();
+    tx.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 512)
+         INSERT INTO filler SELECT hex(randomblob(2000)) FROM n",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin_write().await.unwrap();
+    tasks::next_number(&mut tx, tenant).await.unwrap();
+    tx.commit().await.unwrap();
+    let burst = wal_len();
+    assert!(burst > 1024 * 1024, "the burst is in the WAL ({burst} bytes)");
+
+    let mut left = burst;
+    for _ in 0..60 {
+        if left <= 256 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = wal_len();
+    }
+    assert!(left <= 256 * 1024, "the WAL was cut back after the pause ({left} of {burst} bytes left)");
+    // Nothing of the burst was lost on the way.
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM filler").fetch_one(db.read()).await.unwrap();
+    assert_eq!(rows, 512);
+    let mut tx = db.begin_write().await.unwrap();
+    assert_eq!(tasks::next_number(&mut tx, tenant).await.unwrap(), 2, "the writer goes on after the cut");
+    tx.commit().await.unwrap();
+    drop(db);
+    std::fs::remove_dir_all(dir).ok();
 }
