@@ -443,6 +443,8 @@ pub async fn page_each<'r>(
     now: Timestamp,
     mut each: impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
 ) -> Result<Option<TaskCursor>, StorageError> {
+    // (A limit under one would read every row on SQLite, where `LIMIT -1` has no limit.)
+    let limit = limit.max(1);
     let mut reader = reader.into();
     let narrowing = narrowing(reader.again(), tenant, scope).await?;
     let started = cursor.map_or(now.unix_micros(), |c| c.started);

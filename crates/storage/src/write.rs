@@ -115,6 +115,10 @@ impl WriterTurn {
     pub async fn take_for_sqlx(&self) -> Turn {
         let mut turn = self.take().await;
         flush(&mut turn);
+        // Its commit is not seen here: the checkpointer counts the write from its start.
+        if let Some(checkpoint) = &turn.checkpoint {
+            checkpoint.try_send(()).ok();
+        }
         turn
     }
 
@@ -193,9 +197,11 @@ fn checkpointer(
         let mut last: Option<Instant> = None;
         // Whether commits came since the WAL's size was last looked at.
         let mut written = false;
+        // How long a pause must last; longer after a cut-back that readers held off.
+        let mut quiet = QUIET;
         loop {
             let woke = if written {
-                woken.recv_timeout(QUIET)
+                woken.recv_timeout(quiet)
             } else {
                 woken.recv().map_err(|_| RecvTimeoutError::Disconnected)
             };
@@ -204,10 +210,18 @@ fn checkpointer(
                 Err(RecvTimeoutError::Timeout) => {
                     written = false;
                     let large = std::fs::metadata(&wal).is_ok_and(|meta| meta.len() > wal_kept);
-                    if let (true, Some(open), Some(state)) = (large, &conn, state.upgrade())
-                        && let Err(err) = truncate(open, &state)
-                    {
-                        tracing::warn!(error = %err, "cutting back the SQLite WAL failed; it is tried after the next pause");
+                    if let (true, Some(open), Some(state)) = (large, &conn, state.upgrade()) {
+                        match truncate(open, &state) {
+                            Ok(true) => quiet = QUIET,
+                            // Readers (another process's, say) kept the old WAL: again later.
+                            Ok(false) => {
+                                written = true;
+                                quiet = (quiet * 2).min(MAX_QUIET);
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, "cutting back the SQLite WAL failed; it is tried after the next pause");
+                            }
+                        }
                     }
                     continue;
                 }
@@ -242,22 +256,25 @@ fn checkpointer(
     thread.ok().map(|_| wake)
 }
 
-/// Copies the whole WAL into the database file and truncates it, holding the writer's turn.
-/// Readers still on the WAL are waited for [`TRUNCATE_PATIENCE`] at most (then it is left
-/// as it is until the next pause).
-fn truncate(conn: &rusqlite::Connection, state: &Mutex<WriterState>) -> rusqlite::Result<()> {
+/// Copies the whole WAL into the database file and truncates it, holding the writer's turn;
+/// whether it was done. Readers still on the WAL are waited for [`TRUNCATE_PATIENCE`] at
+/// most (SQLite then answers "busy" and leaves the WAL as it is).
+fn truncate(conn: &rusqlite::Connection, state: &Mutex<WriterState>) -> rusqlite::Result<bool> {
     let mut turn = state.blocking_lock();
     flush(&mut turn);
     conn.busy_timeout(TRUNCATE_PATIENCE)?;
-    let result = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    // (busy, pages in the WAL, pages copied): see SQLite's `wal_checkpoint` pragma.
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0));
     conn.busy_timeout(Duration::from_secs(5))?;
-    result
+    Ok(busy? == 0)
 }
 
 /// How often, at most, the checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// Writes have paused when none came for this long.
+/// Writes have paused when none came for this long...
 const QUIET: Duration = Duration::from_secs(1);
+/// ...or, after cut-backs readers held off, up to this long.
+const MAX_QUIET: Duration = Duration::from_secs(64);
 /// How long cutting the WAL back waits for readers (and writers of other processes).
 const TRUNCATE_PATIENCE: Duration = Duration::from_millis(50);
 
