@@ -91,3 +91,57 @@ async fn metrics_count_requests_by_matched_route_and_status() {
     assert!(!text.contains("/no/such/path"));
     assert!(text.contains("caretaker_http_request_duration_seconds_count{route=\"/healthz\",status=\"200\"} 3\n"));
 }
+
+/// Over a real socket: a client that sends a request's head too slowly, or leaves a kept-alive
+/// connection idle, is cut off after the time limit; complete requests are answered;
+/// shutdown lets the server return.
+#[tokio::test]
+async fn the_server_closes_connections_whose_request_head_does_not_arrive_in_time() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let t = TestDb::sqlite().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limit = Duration::from_millis(300);
+    let server = tokio::spawn(caretaker_http::serve_with(
+        listener,
+        router(state(&t)),
+        async move {
+            stopped.await.ok();
+        },
+        limit,
+    ));
+    // Reads until the server closes the connection (or 5 s pass): what came, and when.
+    async fn until_closed(stream: &mut tokio::net::TcpStream) -> (String, Duration) {
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        let mut buffer = [0_u8; 4096];
+        while started.elapsed() < Duration::from_secs(5) {
+            match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await {
+                Ok(Ok(0) | Err(_)) | Err(_) => break,
+                Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
+            }
+        }
+        (String::from_utf8_lossy(&seen).into_owned(), started.elapsed())
+    }
+
+    // Half a request head, then nothing: closed after the limit, without an answer.
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: caretaker\r\n").await.unwrap();
+    let (answer, after) = until_closed(&mut slow).await;
+    assert!(!answer.contains("200 OK"), "an incomplete head gets no answer: {answer}");
+    assert!(after >= limit - Duration::from_millis(50) && after < Duration::from_secs(3), "closed after {after:?}");
+
+    // A whole request is answered; the connection then stays open for the next one only as
+    // long as the limit.
+    let mut kept = tokio::net::TcpStream::connect(address).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: caretaker\r\n\r\n").await.unwrap();
+    let (answer, after) = until_closed(&mut kept).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
+    assert!(after < Duration::from_secs(3), "an idle kept-alive connection is closed too ({after:?})");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server).await.expect("the server stops").unwrap().unwrap();
+}
