@@ -6,22 +6,22 @@ pub mod error;
 mod metrics;
 mod ops;
 pub mod rest;
+mod server;
 mod web;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::routing::get;
 use caretaker_app::App;
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use metrics::Metrics;
+pub use server::{ServeLimits, serve, serve_with};
 
 /// `/t/{tenant}` with the tenant's name percent-encoded: where its pages live.
 pub fn tenant_path(tenant_name: &str) -> String {
@@ -100,67 +100,6 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
-}
-
-/// How long a client has to send a request's head (its line and headers) once the server
-/// waits for one, on a new connection or an idle kept-alive one; then the connection is
-/// closed. Without it a client could hold connections open for ever by sending a byte now
-/// and then.
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, router, shutdown, HEADER_READ_TIMEOUT).await
-}
-
-/// [`serve`] with another time limit for a request's head (tests).
-pub async fn serve_with(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    header_read_timeout: std::time::Duration,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt;
-
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
-    let connections = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of file descriptors and the like: wait a moment rather than spin.
-                Err(err) => {
-                    tracing::warn!(error = %err, "accepting a connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            router.clone().oneshot(request.map(axum::body::Body::new))
-        });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        let connection = connections.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    connections.shutdown().await;
-    Ok(())
 }
 
 /// The path as logged: one-time set-password tokens (which are credentials) are cut out.

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -50,18 +50,13 @@ pub async fn tcn(State(state): State<AppState>, request: Request, next: Next) ->
     let headers = &parts.headers;
     let content_sha256 = headers.get("x-content-sha256").map(HeaderValue::as_bytes);
     let (body, body_sha256) = if content_sha256.is_some() {
-        match to_bytes(body, MAX_HASHED_BODY).await {
+        match crate::rest::json::read_body(body, MAX_HASHED_BODY).await {
             Ok(bytes) => {
                 let hash = Sha256::digest(&bytes);
                 let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
                 (Body::from(bytes), Some(hex))
             }
-            Err(_) => {
-                return envelope(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &[BrokenRule::new("Request", "BodyTooLarge", "The request body is too large")],
-                );
-            }
+            Err(refused) => return refused,
         }
     } else {
         (body, None)

@@ -1,7 +1,7 @@
 //! JSON bodies of REST calls: `application/json` only (415), at most 1 MiB (413), and a
 //! body that does not fit the request's shape is a `400` naming the field, never a `500`.
 
-use axum::body::to_bytes;
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,36 @@ use crate::error::envelope;
 
 /// The largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// A request's whole body, at most `limit` bytes: `413` when it is longer, `408` when it
+/// did not arrive within the server's time limit (`ServeLimits::body_read`), `400` when the
+/// client broke off; each with the envelope.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    to_bytes(body, limit).await.map_err(|err| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        let (status, problem, message) = loop {
+            match cause {
+                Some(e) if e.is::<crate::server::BodyTimedOut>() => {
+                    break (
+                        StatusCode::REQUEST_TIMEOUT,
+                        "BodyTimeout",
+                        "The request body did not arrive in time".to_owned(),
+                    );
+                }
+                Some(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    break (
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "BodyTooLarge",
+                        format!("The body must be at most {limit} bytes"),
+                    );
+                }
+                Some(e) => cause = e.source(),
+                None => break (StatusCode::BAD_REQUEST, "BodyIncomplete", "The request body ended early".to_owned()),
+            }
+        };
+        envelope(status, &[BrokenRule::new("Request", problem, message)])
+    })
+}
 
 /// A parsed JSON body.
 pub struct ApiJson<T>(pub T);
@@ -33,16 +63,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 )],
             ));
         }
-        let bytes = to_bytes(request.into_body(), MAX_JSON_BYTES).await.map_err(|_| {
-            envelope(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &[BrokenRule::new(
-                    "Request",
-                    "BodyTooLarge",
-                    format!("The body must be at most {MAX_JSON_BYTES} bytes"),
-                )],
-            )
-        })?;
+        let bytes = read_body(request.into_body(), MAX_JSON_BYTES).await?;
         let invalid = |message: String| {
             envelope(StatusCode::BAD_REQUEST, &[BrokenRule::new("Request", "InvalidJson", message)]).into_response()
         };

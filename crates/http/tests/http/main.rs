@@ -111,7 +111,7 @@ async fn the_server_closes_connections_whose_request_head_does_not_arrive_in_tim
         async move {
             stopped.await.ok();
         },
-        limit,
+        caretaker_http::ServeLimits { header_read: limit, ..Default::default() },
     ));
     // Reads until the server closes the connection (or 5 s pass): what came, and when.
     async fn until_closed(stream: &mut tokio::net::TcpStream) -> (String, Duration) {
@@ -141,6 +141,73 @@ async fn the_server_closes_connections_whose_request_head_does_not_arrive_in_tim
     let (answer, after) = until_closed(&mut kept).await;
     assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
     assert!(after < Duration::from_secs(3), "an idle kept-alive connection is closed too ({after:?})");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server).await.expect("the server stops").unwrap().unwrap();
+}
+
+/// Reads until the server closes the connection, `within` passes, or (with `one_answer`) a
+/// whole answer with a body has come: what came, and when.
+async fn read_answer(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> (String, std::time::Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    while let Some(left) = within.checked_sub(started.elapsed()) {
+        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
+        }
+        let text = String::from_utf8_lossy(&seen);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok());
+            if length.is_some_and(|length| body.len() >= length) {
+                break;
+            }
+        }
+    }
+    (String::from_utf8_lossy(&seen).into_owned(), started.elapsed())
+}
+
+/// Over a real socket: at the connection cap, a new client waits (unanswered, in the
+/// kernel's queue) until a connection closes, then is served.
+#[tokio::test]
+async fn connections_over_the_cap_wait_until_one_closes() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    let t = TestDb::sqlite().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(caretaker_http::serve_with(
+        listener,
+        router(state(&t)),
+        async move {
+            stopped.await.ok();
+        },
+        caretaker_http::ServeLimits { max_connections: 1, ..Default::default() },
+    ));
+    let request = b"GET /healthz HTTP/1.1\r\nHost: caretaker\r\n\r\n";
+
+    let mut first = tokio::net::TcpStream::connect(address).await.unwrap();
+    first.write_all(request).await.unwrap();
+    let (answer, _) = read_answer(&mut first, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
+
+    // The first connection stays open (kept alive): the second is not served.
+    let mut second = tokio::net::TcpStream::connect(address).await.unwrap();
+    second.write_all(request).await.unwrap();
+    let (answer, _) = read_answer(&mut second, Duration::from_millis(400)).await;
+    assert_eq!(answer, "", "no answer while the cap is reached");
+
+    // Once the first closes, the second is served.
+    drop(first);
+    let (answer, _) = read_answer(&mut second, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
 
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), server).await.expect("the server stops").unwrap().unwrap();

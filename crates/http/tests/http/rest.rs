@@ -1298,3 +1298,63 @@ async fn contractors_and_other_tenants_cannot_touch_assets_or_companies(t: TestD
         assert_eq!(signed_get(&w, &token, &secret, &path).await.0, StatusCode::UNAUTHORIZED);
     }
 }
+
+/// Over a real socket: a body that has not arrived in full within the limit is answered
+/// `408` with the envelope, whether authentication reads it first (to hash it) or the
+/// handler does, and nothing is written; a body that arrives in time is not held to it.
+#[tokio::test]
+async fn a_request_body_that_does_not_arrive_in_time_is_answered_408() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+
+    let w = World::new(TestDb::sqlite().await).await;
+    let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limit = Duration::from_millis(300);
+    let server = tokio::spawn(caretaker_http::serve_with(
+        listener,
+        router(w.state.clone()),
+        async move {
+            stopped.await.ok();
+        },
+        caretaker_http::ServeLimits { body_read: limit, ..Default::default() },
+    ));
+    let site = r#"{"SiteCode":"S-1","Name":"Depot"}"#;
+    let head = |length: usize, hashed: bool| {
+        let mut head = format!("POST {SITES} HTTP/1.1\r\nHost: caretaker\r\nContent-Type: application/json\r\n");
+        for (name, value) in dotnet_headers(&token, &secret, "POST", SITES, &w.seconds_ts()) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if hashed {
+            head.push_str(&format!("X-Content-SHA256: {}\r\n", sha256_hex(site)));
+        }
+        head + &format!("Content-Length: {length}\r\n\r\n")
+    };
+    let timed_out =
+        r#"{"Messages":[{"Key":"BrokenRule_Request_BodyTimeout","Value":"The request body did not arrive in time"}]}"#;
+
+    for hashed in [false, true] {
+        // Ten bytes of the body, then nothing.
+        let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+        slow.write_all(format!("{}{}", head(site.len(), hashed), &site[..10]).as_bytes()).await.unwrap();
+        let started = Instant::now();
+        let (answer, _) = crate::read_answer(&mut slow, Duration::from_secs(5)).await;
+        let after = started.elapsed();
+        assert!(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "hashed {hashed}: {answer}");
+        assert!(answer.ends_with(timed_out), "hashed {hashed}: {answer}");
+        assert!(after >= limit - Duration::from_millis(50) && after < Duration::from_secs(3), "after {after:?}");
+    }
+    assert_eq!(w.t.count("sites").await, 0);
+
+    // The whole body in time: created.
+    let mut whole = tokio::net::TcpStream::connect(address).await.unwrap();
+    whole.write_all(format!("{}{site}", head(site.len(), true)).as_bytes()).await.unwrap();
+    let (answer, _) = crate::read_answer(&mut whole, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 201 Created\r\n"), "{answer}");
+    assert_eq!(w.t.count("sites").await, 1);
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server).await.expect("the server stops").unwrap().unwrap();
+}
