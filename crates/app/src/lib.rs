@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod custom_fields;
 pub mod error;
 pub mod import;
+pub mod json_out;
 pub mod mail;
 pub mod master_key;
 pub mod outbound;

@@ -199,7 +199,7 @@ pub async fn record<'w>(
         "EventId": event_id,
         "OccurredAtUtc": now.to_rfc3339(),
         "Tenant": tenant_name,
-        "Task": TaskJson::from(task),
+        "Task": TaskJson::from(task).to_value(),
     });
     if let (Some((key, value)), Some(object)) = (detail, body.as_object_mut()) {
         object.insert(key.to_owned(), value);

@@ -7,21 +7,19 @@ use std::borrow::Cow;
 use caretaker_domain::clock::Rfc3339;
 use caretaker_storage::StorageError;
 use caretaker_storage::tasks::{Task, TaskRow};
-use serde::ser::SerializeSeq;
-use serde::{Serialize, Serializer};
+
+use crate::json_out::JsonObject;
 
 /// `Relate` as shown.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct RelateJson<'a> {
-    #[serde(rename = "Type")]
     pub kind: &'a str,
     pub reference: &'a str,
 }
 
-/// A task as the REST API shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// A task as the REST API shows it, written as JSON by [`TaskJson::write_fields`] (the
+/// one place its field names and order are set).
+#[derive(Debug, Clone)]
 pub struct TaskJson<'a> {
     pub reference: &'a str,
     pub external_identifier: Option<&'a str>,
@@ -36,35 +34,69 @@ pub struct TaskJson<'a> {
     pub status_type: &'static str,
     pub supplier: Option<&'a str>,
     pub service_level: Option<&'a str>,
-    #[serde(rename = "RespondByUtc")]
     pub respond_by_utc: Option<Rfc3339>,
-    #[serde(rename = "CompleteByUtc")]
     pub complete_by_utc: Option<Rfc3339>,
     pub assets: Cow<'a, [String]>,
     pub is_asset_available: Option<bool>,
     /// `[{"Name": ..., "Value": ...}, ...]`
-    #[serde(serialize_with = "custom_fields")]
     pub custom_fields: Cow<'a, [(String, String)]>,
     pub relate: Option<RelateJson<'a>>,
-    #[serde(rename = "CreatedAtUtc")]
     pub created_at_utc: Rfc3339,
-    #[serde(rename = "UpdatedAtUtc")]
     pub updated_at_utc: Rfc3339,
     pub version: i64,
 }
 
-fn custom_fields<S: Serializer>(fields: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Answer<'a> {
-        name: &'a str,
-        value: &'a str,
+impl TaskJson<'_> {
+    /// The task's fields, in the documented order, into an object being written (an
+    /// answer may add its own after them).
+    pub fn write_fields(&self, o: &mut JsonObject<'_>) {
+        o.str("Reference", self.reference);
+        o.opt_str("ExternalIdentifier", self.external_identifier);
+        o.str("InitiatorName", self.initiator_name);
+        o.str("SiteCode", self.site_code);
+        o.str("Description", self.description);
+        o.opt_str("DefectSource", self.defect_source);
+        o.str("MatrixItemCode", self.matrix_item_code);
+        o.opt_str("Chargeability", self.chargeability);
+        o.str("Workflow", self.workflow);
+        o.str("Status", self.status);
+        o.str("StatusType", self.status_type);
+        o.opt_str("Supplier", self.supplier);
+        o.opt_str("ServiceLevel", self.service_level);
+        o.opt_str("RespondByUtc", self.respond_by_utc.as_ref().map(Rfc3339::as_str));
+        o.opt_str("CompleteByUtc", self.complete_by_utc.as_ref().map(Rfc3339::as_str));
+        o.strs("Assets", &self.assets);
+        o.opt_bool("IsAssetAvailable", self.is_asset_available);
+        o.objects("CustomFields", &self.custom_fields, |o, (name, value)| {
+            o.str("Name", name);
+            o.str("Value", value);
+        });
+        match &self.relate {
+            Some(relate) => o.object("Relate", |o| {
+                o.str("Type", relate.kind);
+                o.str("Reference", relate.reference);
+            }),
+            None => o.null("Relate"),
+        }
+        o.str("CreatedAtUtc", self.created_at_utc.as_str());
+        o.str("UpdatedAtUtc", self.updated_at_utc.as_str());
+        o.int("Version", self.version);
     }
-    let mut seq = serializer.serialize_seq(Some(fields.len()))?;
-    for (name, value) in fields.iter() {
-        seq.serialize_element(&Answer { name, value })?;
+
+    /// The task as a JSON object appended to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut o = JsonObject::open(out);
+        self.write_fields(&mut o);
+        o.close();
     }
-    seq.end()
+
+    /// The task as a JSON value (to place inside another, as outbound calls do).
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut out = Vec::with_capacity(1024);
+        self.write_json(&mut out);
+        // What was just written is JSON.
+        serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 fn relate<'a>(relation: Option<&'a str>, reference: Option<&'a str>) -> Option<RelateJson<'a>> {

@@ -100,30 +100,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     }
 }
 
-/// A JSON answer written into a buffer sized up front: a page of tasks is tens of
-/// kilobytes, which axum's `Json` (starting at 128 bytes) reaches through a string of
-/// reallocations and copies.
-pub struct SizedJson<T> {
-    pub value: T,
-    /// The expected size in bytes.
-    pub capacity: usize,
-}
-
-impl<T: serde::Serialize> IntoResponse for SizedJson<T> {
-    fn into_response(self) -> Response {
-        let mut buffer = Vec::with_capacity(self.capacity);
-        match serde_json::to_writer(&mut buffer, &self.value) {
-            Ok(()) => ([(header::CONTENT_TYPE, "application/json")], buffer).into_response(),
-            Err(err) => {
-                tracing::error!(error = %err, "a response could not be written as JSON");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
-        }
-    }
-}
-
 /// `{"Items": [...], "NextCursor": ...}` written item by item as the rows are read, into a
-/// buffer sized up front (the shape `SizedJson` of such a page writes).
+/// buffer sized up front (a page of tasks is tens of kilobytes, which a buffer starting
+/// small reaches through a string of reallocations and copies).
 pub struct ItemsWriter {
     buffer: Vec<u8>,
     items: usize,
@@ -138,25 +117,22 @@ impl ItemsWriter {
         Self { buffer, items: 0 }
     }
 
-    pub fn item<T: serde::Serialize>(&mut self, item: &T) -> serde_json::Result<()> {
+    /// The buffer to write the next item into (after a comma when it is not the first).
+    pub fn item(&mut self) -> &mut Vec<u8> {
         if self.items > 0 {
             self.buffer.push(b',');
         }
         self.items += 1;
-        serde_json::to_writer(&mut self.buffer, item)
+        &mut self.buffer
     }
 
     pub fn finish(mut self, next_cursor: Option<&str>) -> Response {
         self.buffer.extend_from_slice(b"],\"NextCursor\":");
-        match serde_json::to_writer(&mut self.buffer, &next_cursor) {
-            Ok(()) => {
-                self.buffer.push(b'}');
-                ([(header::CONTENT_TYPE, "application/json")], self.buffer).into_response()
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "a response could not be written as JSON");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
+        match next_cursor {
+            Some(cursor) => caretaker_app::json_out::write_str(&mut self.buffer, cursor),
+            None => self.buffer.extend_from_slice(b"null"),
         }
+        self.buffer.push(b'}');
+        ([(header::CONTENT_TYPE, "application/json")], self.buffer).into_response()
     }
 }

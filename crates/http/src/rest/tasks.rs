@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use caretaker_app::json_out::JsonObject;
 use caretaker_app::task_json::TaskJson;
 use caretaker_app::tasks::{self, Dispatch, ListFilter, Raised, StatusChange, TaskDetail, TaskInput};
 use caretaker_domain::access::{Holder, can};
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::Workflow;
-use caretaker_storage::StorageError;
 use caretaker_storage::tasks::{HistoryEntry, Note};
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::rest::Caller;
 use crate::rest::common::{Created, CustomFieldIn, bad_query, missing};
-use crate::rest::json::{ApiJson, ItemsWriter, OptionalJson, SizedJson};
+use crate::rest::json::{ApiJson, ItemsWriter, OptionalJson};
 
 /// `Relate` of Create Task: link the new task to an existing one.
 #[derive(Debug, Default, Deserialize)]
@@ -133,15 +133,23 @@ impl From<HistoryEntry> for HistoryOut {
     }
 }
 
-/// One task with its notes, history and the statuses it may move to next.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// One task with its notes, history and the statuses it may move to next: the task's
+/// fields, then `NextStatuses`, `Notes`, `History`.
+#[derive(Debug)]
 pub struct TaskDetailOut<'a> {
-    #[serde(flatten)]
     task: TaskJson<'a>,
     next_statuses: Vec<&'a str>,
     notes: Vec<NoteOut>,
     history: Vec<HistoryOut>,
+}
+
+impl TaskDetailOut<'_> {
+    fn write_fields(&self, o: &mut JsonObject<'_>) -> serde_json::Result<()> {
+        self.task.write_fields(o);
+        o.serde("NextStatuses", &self.next_statuses)?;
+        o.serde("Notes", &self.notes)?;
+        o.serde("History", &self.history)
+    }
 }
 
 impl<'a> From<&'a TaskDetail> for TaskDetailOut<'a> {
@@ -153,6 +161,32 @@ impl<'a> From<&'a TaskDetail> for TaskDetailOut<'a> {
             history: detail.history.iter().cloned().map(HistoryOut::from).collect(),
         }
     }
+}
+
+/// An answer about one task: its fields (and what follows them), written straight into a
+/// buffer of about `capacity` bytes; with `"Messages": null` after them for creates and
+/// updates, as Urgent answers them.
+fn task_answer(
+    status: StatusCode,
+    capacity: usize,
+    messages: bool,
+    fields: impl FnOnce(&mut JsonObject<'_>) -> serde_json::Result<()>,
+) -> Response {
+    let mut buffer = Vec::with_capacity(capacity);
+    let mut o = JsonObject::open(&mut buffer);
+    if let Err(err) = fields(&mut o) {
+        tracing::error!(error = %err, "a response could not be written as JSON");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    if messages {
+        o.null("Messages");
+    }
+    o.close();
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], buffer).into_response()
+}
+
+fn detail_answer(status: StatusCode, detail: &TaskDetail, messages: bool) -> Response {
+    task_answer(status, 4096, messages, |o| TaskDetailOut::from(detail).write_fields(o))
 }
 
 /// The item with `"Messages": null`, as Urgent answers creates and updates.
@@ -178,8 +212,14 @@ pub async fn create(
     let proof = caller.principal.authorize::<can::TasksCreate>().ok_or_else(|| refused("tasks.create"))?;
     let ApiJson(body) = body?;
     Ok(match tasks::raise(&state.app, &proof, body.into()).await.map_err(failed)? {
-        Raised::Created(task) => answer(StatusCode::CREATED, TaskJson::from(&task)),
-        Raised::Existing(task) => answer(StatusCode::OK, TaskJson::from(&task)),
+        Raised::Created(task) => task_answer(StatusCode::CREATED, 1024, true, |o| {
+            TaskJson::from(&task).write_fields(o);
+            Ok(())
+        }),
+        Raised::Existing(task) => task_answer(StatusCode::OK, 1024, true, |o| {
+            TaskJson::from(&task).write_fields(o);
+            Ok(())
+        }),
     })
 }
 
@@ -190,7 +230,7 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let proof = caller.principal.authorize::<can::TasksRead>().ok_or_else(|| missing("tasks.read"))?;
     let detail = tasks::get(&state.app, &proof, &reference).await?;
-    Ok(SizedJson { value: TaskDetailOut::from(&detail), capacity: 4096 }.into_response())
+    Ok(detail_answer(StatusCode::OK, &detail, false))
 }
 
 /// Query of the task list.
@@ -239,7 +279,8 @@ pub async fn list(
     // row is read.
     let mut page = ItemsWriter::with_capacity(64 + limit.unsigned_abs() as usize * 768);
     let next_cursor = tasks::list_each(&state.app, &proof, &filter, cursor, limit, |row| {
-        page.item(&TaskJson::try_from(row)?).map_err(|err| StorageError::Corrupt(err.to_string()))
+        TaskJson::try_from(row)?.write_json(page.item());
+        Ok(())
     })
     .await?;
     Ok(page.finish(next_cursor.as_deref()))
@@ -275,7 +316,7 @@ pub async fn change_status(
         version: body.version,
     };
     let detail = tasks::change_status(&state.app, &proof, &reference, change).await.map_err(failed)?;
-    Ok(answer(StatusCode::OK, TaskDetailOut::from(&detail)))
+    Ok(detail_answer(StatusCode::OK, &detail, true))
 }
 
 /// A note's body (`Note` accepted for `Text`).
@@ -331,7 +372,7 @@ pub async fn dispatch(
     let ApiJson(body) = body?;
     let request = Dispatch { supplier: body.supplier.unwrap_or_default(), service_level: body.service_level };
     let detail = tasks::dispatch(&state.app, &proof, &reference, request).await.map_err(failed)?;
-    Ok(answer(StatusCode::OK, TaskDetailOut::from(&detail)))
+    Ok(detail_answer(StatusCode::OK, &detail, true))
 }
 
 /// A status of a workflow, as the Urgent workflow read shows it.
