@@ -93,6 +93,10 @@ pub struct Db {
     walks: Arc<crate::tasks::WalkChoices>,
 }
 
+/// How long a PostgreSQL connection may sit in the pool before it is pinged on its way
+/// out (a failed ping swaps it for a new one).
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Db {
     /// Connects to `url`: `sqlite://PATH` (created when missing) or `postgres://...`.
     pub async fn connect(url: &str, options: &DbOptions) -> Result<Self, StorageError> {
@@ -119,7 +123,18 @@ impl Db {
                     .max_connections(options.max_connections.max(2))
                     .min_connections(0)
                     .acquire_timeout(options.acquire_timeout)
-                    .test_before_acquire(true)
+                    // sqlx pings every connection as it goes back to the pool; a ping before
+                    // each acquire too was a third round trip per statement. Only a connection
+                    // that sat idle (when the server may have restarted unseen) is checked.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= IDLE_BEFORE_PING {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_lazy_with(connect);
                 Ok(Self { backend, write: pool.clone(), read: pool, fast: None, turn: None, walks: Arc::default() })
             }

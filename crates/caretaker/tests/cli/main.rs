@@ -219,5 +219,12 @@ async fn readyz_goes_503_when_postgres_stops_and_200_when_it_returns() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(status, 200, "ready again without a restart");
+
+    // Connections cut while the server is quiet: a connection that sat idle is checked before
+    // it is handed out, so the first request after the pause is answered, not failed.
+    proxy.set_up(false);
+    proxy.set_up(true);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(ready().await, 200, "a connection cut while idle is replaced, not used");
     server.terminate().await;
 }

@@ -497,3 +497,60 @@ async fn a_bursts_wal_is_cut_back_once_writes_pause(t: TestDb) {
     drop(db);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// PostgreSQL: the pool does not ping a connection before every use (sqlx already pings it
+/// on its way back), only one that sat idle for a second; so connections cut while the
+/// server was quiet (a database restart, a proxy's timeout) are replaced before use, and
+/// the first statements after the pause do not fail.
+#[tokio::test]
+async fn postgres_connections_cut_while_idle_are_replaced_before_use() {
+    use std::time::Duration;
+    use tokio::net::{TcpListener, TcpStream};
+
+    let Some(t) = TestDb::postgres().await else { return };
+    // A proxy in front of the test database whose connections can be cut.
+    let (scheme, rest) = t.url.split_once("://").unwrap();
+    let (credentials, rest) = rest.rsplit_once('@').map_or(("", rest), |(c, r)| (c, r));
+    let (address, database) = rest.split_once('/').unwrap();
+    let target = if address.contains(':') { address.to_owned() } else { format!("{address}:5432") };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::<tokio::task::JoinHandle<()>>::new()));
+    let accept = {
+        let links = links.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                links.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                }));
+            }
+        })
+    };
+    let at = if credentials.is_empty() { String::new() } else { format!("{credentials}@") };
+    let url = format!("{scheme}://{at}127.0.0.1:{port}/{database}");
+    let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+
+    // Four connections in the pool, then idle.
+    let held = four_connections(&db).await;
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cut = links.lock().unwrap().drain(..).collect::<Vec<_>>();
+    assert!(cut.len() >= 4, "{} connections", cut.len());
+    for link in cut {
+        link.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for i in 0..4 {
+        db.ping().await.unwrap_or_else(|err| panic!("statement {i} after the pause failed: {err}"));
+    }
+    accept.abort();
+}
+
+/// Four connections of `db`'s pool at once.
+async fn four_connections(db: &Db) -> Vec<sqlx::pool::PoolConnection<sqlx::Any>> {
+    let (a, b, c, d) = tokio::join!(db.read().acquire(), db.read().acquire(), db.read().acquire(), db.read().acquire());
+    vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()]
+}
