@@ -437,9 +437,11 @@ async fn create_with_every_field_then_read_it_back(t: TestDb) {
     }
     assert_eq!(first["Version"], 1);
 
+    // Quotes, a backslash, a line break, a tab and non-ASCII: escaped in every answer.
+    const LEAKING: &str = "Pump \"P-3\" is leaking\nunder C:\\plant\tsince 8:00 \u{2014} d\u{e9}j\u{e0} vu";
     let full = json!({
         "ExternalIdentifier": "EXT-42", "InitiatorName": "Dana at the till", "SiteCode": "s1",
-        "Description": "Pump 3 is leaking", "DefectSource": "Wear and Tear", "MatrixItemCode": "02-02-01",
+        "Description": LEAKING, "DefectSource": "Wear and Tear", "MatrixItemCode": "02-02-01",
         "Chargeability": "Chargeable", "Workflow": "reactive", "ServiceLevel": "Urgent", "Supplier": "fixers",
         "Assets": [asset.to_uppercase(), child_asset], "IsAssetAvailable": false,
         "CustomFields": [ { "Name": "Custom_Pump_Number", "Value": 3 }, { "Name": "custom_is_leaking", "Value": "true" },
@@ -451,6 +453,7 @@ async fn create_with_every_field_then_read_it_back(t: TestDb) {
     assert_eq!(task["Reference"], "T000002");
     assert_eq!(task["Messages"], Value::Null);
     assert_eq!(task["ExternalIdentifier"], "EXT-42");
+    assert_eq!(task["Description"], LEAKING, "text that needs escaping comes back as sent");
     assert_eq!(task["SiteCode"], "S1");
     assert_eq!(task["DefectSource"], "Wear and Tear");
     assert_eq!(task["MatrixItemCode"], "02-02-01");
