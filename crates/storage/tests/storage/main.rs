@@ -488,8 +488,9 @@ async fn a_bursts_wal_is_cut_back_once_writes_pause(t: TestDb) {
     let mut tx = db.begin().await.unwrap();
     tx.execute("INSERT INTO filler SELECT hex(randomblob(2000)) FROM filler").await.unwrap();
     tx.commit().await.unwrap();
+    // (The pause is counted from the transaction's start: on a slow machine, where this
+    // insert takes longer than the pause, the WAL may be cut back already.)
     let burst = wal_len();
-    assert!(burst > 1024 * 1024, "the second burst is in the WAL ({burst} bytes)");
     let left = cut_back().await;
     assert!(left <= 256 * 1024, "the WAL was cut back after sqlx's burst ({left} of {burst} bytes left)");
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM filler").fetch_one(db.read()).await.unwrap();
