@@ -175,8 +175,7 @@ fn task_answer(
     let mut buffer = Vec::with_capacity(capacity);
     let mut o = JsonObject::open(&mut buffer);
     if let Err(err) = fields(&mut o) {
-        tracing::error!(error = %err, "a response could not be written as JSON");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return failed(caretaker_app::AppError::internal(format!("an answer could not be written as JSON: {err}")));
     }
     if messages {
         o.null("Messages");
@@ -211,16 +210,14 @@ pub async fn create(
 ) -> Result<Response, Response> {
     let proof = caller.principal.authorize::<can::TasksCreate>().ok_or_else(|| refused("tasks.create"))?;
     let ApiJson(body) = body?;
-    Ok(match tasks::raise(&state.app, &proof, body.into()).await.map_err(failed)? {
-        Raised::Created(task) => task_answer(StatusCode::CREATED, 1024, true, |o| {
-            TaskJson::from(&task).write_fields(o);
-            Ok(())
-        }),
-        Raised::Existing(task) => task_answer(StatusCode::OK, 1024, true, |o| {
-            TaskJson::from(&task).write_fields(o);
-            Ok(())
-        }),
-    })
+    let (status, task) = match tasks::raise(&state.app, &proof, body.into()).await.map_err(failed)? {
+        Raised::Created(task) => (StatusCode::CREATED, task),
+        Raised::Existing(task) => (StatusCode::OK, task),
+    };
+    Ok(task_answer(status, 1024, true, |o| {
+        TaskJson::from(&task).write_fields(o);
+        Ok(())
+    }))
 }
 
 pub async fn read(
