@@ -67,7 +67,11 @@ pub fn main() -> ExitCode {
             return exit(&Failure::refused(format!("cannot start the async runtime: {err}")));
         }
     };
-    match runtime.block_on(commands::run(cli.command, settings)) {
+    let outcome = runtime.block_on(commands::run(cli.command, settings));
+    // The command is done: background tasks left (a pool's maintenance, say) get a moment
+    // to stop, then the process exits whatever they do.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => exit(&failure),
     }

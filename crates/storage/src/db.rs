@@ -225,6 +225,11 @@ async fn sqlite_pool(url: &str, size: u32, options: &DbOptions, read_only: bool)
         .max_connections(size)
         .min_connections(if read_only { 0 } else { 1 })
         .acquire_timeout(options.acquire_timeout)
+        // A file's connections do not go stale: no idle or age limit, and so no pool
+        // maintenance task (sqlx's loops, seen spinning on a core when a CLI command's
+        // runtime shut down with it still scheduled).
+        .idle_timeout(None)
+        .max_lifetime(None)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; foreign keys are off by default in
