@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use caretaker_app::{App, MasterKey};
-use caretaker_http::{AppState, router};
+use caretaker_http::{AppState, ServeLimits, router};
 use caretaker_storage::testing::TestDb;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -101,18 +101,9 @@ async fn the_server_closes_connections_whose_request_head_does_not_arrive_in_tim
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let t = TestDb::sqlite().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let limit = Duration::from_millis(300);
-    let server = tokio::spawn(caretaker_http::serve_with(
-        listener,
-        router(state(&t)),
-        async move {
-            stopped.await.ok();
-        },
-        caretaker_http::ServeLimits { header_read: limit, ..Default::default() },
-    ));
+    let served = Served::start(router(state(&t)), ServeLimits { header_read: limit, ..Default::default() }).await;
+    let address = served.address;
     // Reads until the server closes the connection (or 5 s pass): what came, and when.
     async fn until_closed(stream: &mut tokio::net::TcpStream) -> (String, Duration) {
         let started = Instant::now();
@@ -142,8 +133,34 @@ async fn the_server_closes_connections_whose_request_head_does_not_arrive_in_tim
     assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
     assert!(after < Duration::from_secs(3), "an idle kept-alive connection is closed too ({after:?})");
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server).await.expect("the server stops").unwrap().unwrap();
+    served.stop().await;
+}
+
+/// The real connection loop on a loopback socket, for tests of what clients may hold.
+struct Served {
+    address: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    async fn start(router: axum::Router, limits: ServeLimits) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            stopped.await.ok();
+        };
+        let server = tokio::spawn(caretaker_http::serve_with(listener, router, shutdown, limits));
+        Served { address, stop, server }
+    }
+
+    /// Shuts the server down; it must return within 5 s.
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
+        stopped.expect("the server stops").unwrap().unwrap();
+    }
 }
 
 /// Reads until the server closes the connection, `within` passes, or (with `one_answer`) a
@@ -180,17 +197,8 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     use tokio::io::AsyncWriteExt;
 
     let t = TestDb::sqlite().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(caretaker_http::serve_with(
-        listener,
-        router(state(&t)),
-        async move {
-            stopped.await.ok();
-        },
-        caretaker_http::ServeLimits { max_connections: 1, ..Default::default() },
-    ));
+    let served = Served::start(router(state(&t)), ServeLimits { max_connections: 1, ..Default::default() }).await;
+    let address = served.address;
     let request = b"GET /healthz HTTP/1.1\r\nHost: caretaker\r\n\r\n";
 
     let mut first = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -209,6 +217,5 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     let (answer, _) = read_answer(&mut second, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server).await.expect("the server stops").unwrap().unwrap();
+    served.stop().await;
 }

@@ -1309,18 +1309,10 @@ async fn a_request_body_that_does_not_arrive_in_time_is_answered_408() {
 
     let w = World::new(TestDb::sqlite().await).await;
     let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let limit = Duration::from_millis(300);
-    let server = tokio::spawn(caretaker_http::serve_with(
-        listener,
-        router(w.state.clone()),
-        async move {
-            stopped.await.ok();
-        },
-        caretaker_http::ServeLimits { body_read: limit, ..Default::default() },
-    ));
+    let limits = caretaker_http::ServeLimits { body_read: limit, ..Default::default() };
+    let served = crate::Served::start(router(w.state.clone()), limits).await;
+    let address = served.address;
     let site = r#"{"SiteCode":"S-1","Name":"Depot"}"#;
     let head = |length: usize, hashed: bool| {
         let mut head = format!("POST {SITES} HTTP/1.1\r\nHost: caretaker\r\nContent-Type: application/json\r\n");
@@ -1355,6 +1347,5 @@ async fn a_request_body_that_does_not_arrive_in_time_is_answered_408() {
     assert!(answer.starts_with("HTTP/1.1 201 Created\r\n"), "{answer}");
     assert_eq!(w.t.count("sites").await, 1);
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), server).await.expect("the server stops").unwrap().unwrap();
+    served.stop().await;
 }
