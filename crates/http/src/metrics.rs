@@ -1,4 +1,5 @@
-//! Request counts and latency histograms by route and status, in Prometheus text format.
+//! Request counts and latency histograms by route and status, and the client connections
+//! open and accepted, in Prometheus text format.
 //!
 //! The route is the matched route pattern (`/rest/tasks/{tenant}`), never the raw path, so
 //! the number of series stays bounded whatever clients send.
@@ -33,9 +34,21 @@ type ByStatus = Vec<(u16, Arc<Series>)>;
 pub struct Metrics {
     /// Route -> (status, series). Looked up by `&str`, so a request allocates nothing.
     series: RwLock<HashMap<String, ByStatus>>,
+    connections_open: AtomicU64,
+    connections_total: AtomicU64,
 }
 
 impl Metrics {
+    /// A client connection was accepted (the connection loop, `server.rs`).
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
     pub fn observe(&self, route: &str, status: u16, seconds: f64) {
         let series = self.series_for(route, status);
         series.count.fetch_add(1, Ordering::Relaxed);
@@ -77,7 +90,15 @@ impl Metrics {
             })
             .collect();
         keys.sort_by_key(|(route, status, _)| (*route, *status));
-        let mut out = String::with_capacity(256 + keys.len() * 1024);
+        let mut out = String::with_capacity(512 + keys.len() * 1024);
+        out.push_str(
+            "# HELP caretaker_http_connections_open Client connections open now (the server serves at most 4096).\n",
+        );
+        out.push_str("# TYPE caretaker_http_connections_open gauge\n");
+        let _ = writeln!(out, "caretaker_http_connections_open {}", self.connections_open.load(Ordering::Relaxed));
+        out.push_str("# HELP caretaker_http_connections_total Client connections accepted.\n");
+        out.push_str("# TYPE caretaker_http_connections_total counter\n");
+        let _ = writeln!(out, "caretaker_http_connections_total {}", self.connections_total.load(Ordering::Relaxed));
         out.push_str("# HELP caretaker_http_requests_total HTTP requests answered, by route and status.\n");
         out.push_str("# TYPE caretaker_http_requests_total counter\n");
         for (route, status, series) in &keys {

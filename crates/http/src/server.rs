@@ -16,6 +16,8 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
+use crate::AppState;
+
 /// What the server allows its clients.
 #[derive(Clone, Copy, Debug)]
 pub struct ServeLimits {
@@ -40,23 +42,25 @@ impl Default for ServeLimits {
     }
 }
 
-/// Serves `router` on `listener` with the default [`ServeLimits`] until `shutdown`
-/// resolves, then lets in-flight requests finish.
+/// Serves the whole HTTP surface ([`crate::router`]) of `state` on `listener` with the
+/// default [`ServeLimits`] until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, router, shutdown, ServeLimits::default()).await
+    serve_with(listener, state, shutdown, ServeLimits::default()).await
 }
 
 /// [`serve`] with other limits (tests).
 pub async fn serve_with(
     listener: TcpListener,
-    router: Router,
+    state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     limits: ServeLimits,
 ) -> std::io::Result<()> {
+    let metrics = state.metrics.clone();
+    let router: Router = crate::router(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
@@ -92,10 +96,13 @@ pub async fn serve_with(
             router.clone().oneshot(axum::extract::Request::from_parts(parts, axum::body::Body::new(body)))
         });
         let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        let metrics = metrics.clone();
+        metrics.connection_opened();
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
+            metrics.connection_closed();
             drop(slot);
         });
     }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use caretaker_app::App;
-use caretaker_http::{AppState, router};
+use caretaker_http::AppState;
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -58,7 +58,7 @@ pub async fn run_on(settings: &Settings, app: App, listener: TcpListener) -> Res
     let deliveries = tokio::spawn(deliverer.run(deliveries_stopped));
     let public_base_url = settings.public_base_url.as_ref().map(|url| url.as_str().trim_end_matches('/').to_owned());
     let state = AppState::new(app).with_public_base_url(public_base_url);
-    caretaker_http::serve(listener, router(state), shutdown_signal())
+    caretaker_http::serve(listener, state, shutdown_signal())
         .await
         .map_err(|err| Failure::refused(format!("server error: {err}")))?;
     janitor.abort();

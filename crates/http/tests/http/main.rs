@@ -102,7 +102,7 @@ async fn the_server_closes_connections_whose_request_head_does_not_arrive_in_tim
 
     let t = TestDb::sqlite().await;
     let limit = Duration::from_millis(300);
-    let served = Served::start(router(state(&t)), ServeLimits { header_read: limit, ..Default::default() }).await;
+    let served = Served::start(state(&t), ServeLimits { header_read: limit, ..Default::default() }).await;
     let address = served.address;
     // Reads until the server closes the connection (or 5 s pass): what came, and when.
     async fn until_closed(stream: &mut tokio::net::TcpStream) -> (String, Duration) {
@@ -144,14 +144,14 @@ struct Served {
 }
 
 impl Served {
-    async fn start(router: axum::Router, limits: ServeLimits) -> Served {
+    async fn start(state: AppState, limits: ServeLimits) -> Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             stopped.await.ok();
         };
-        let server = tokio::spawn(caretaker_http::serve_with(listener, router, shutdown, limits));
+        let server = tokio::spawn(caretaker_http::serve_with(listener, state, shutdown, limits));
         Served { address, stop, server }
     }
 
@@ -197,7 +197,7 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     use tokio::io::AsyncWriteExt;
 
     let t = TestDb::sqlite().await;
-    let served = Served::start(router(state(&t)), ServeLimits { max_connections: 1, ..Default::default() }).await;
+    let served = Served::start(state(&t), ServeLimits { max_connections: 1, ..Default::default() }).await;
     let address = served.address;
     let request = b"GET /healthz HTTP/1.1\r\nHost: caretaker\r\n\r\n";
 
@@ -218,4 +218,50 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok\n"), "{answer}");
 
     served.stop().await;
+}
+
+/// Over a real socket: `/metrics` counts the client connections open now and accepted in
+/// all, and an open connection is counted until it closes.
+#[tokio::test]
+async fn metrics_count_open_and_accepted_connections() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    let t = TestDb::sqlite().await;
+    let served = Served::start(state(&t), ServeLimits::default()).await;
+    let healthz = b"GET /healthz HTTP/1.1\r\nHost: caretaker\r\n\r\n";
+    let mut kept = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(served.address).await.unwrap();
+        stream.write_all(healthz).await.unwrap();
+        let (answer, _) = read_answer(&mut stream, Duration::from_secs(5)).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        kept.push(stream);
+    }
+    let mut watcher = tokio::net::TcpStream::connect(served.address).await.unwrap();
+    assert_eq!(connections_counted(&mut watcher).await, (3, 3), "two kept-alive connections and this one");
+
+    drop(kept);
+    let mut now = connections_counted(&mut watcher).await;
+    for _ in 0..50 {
+        if now.0 == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        now = connections_counted(&mut watcher).await;
+    }
+    assert_eq!(now, (1, 3), "the closed connections are no longer open; none was accepted since");
+    drop(watcher);
+    served.stop().await;
+}
+
+/// `(open, accepted)` connections as `/metrics` on `stream` counts them.
+async fn connections_counted(stream: &mut tokio::net::TcpStream) -> (u64, u64) {
+    use tokio::io::AsyncWriteExt;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: caretaker\r\n\r\n").await.unwrap();
+    let (answer, _) = read_answer(stream, std::time::Duration::from_secs(5)).await;
+    let value = |name: &str| {
+        answer.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok()).unwrap()
+    };
+    (value("caretaker_http_connections_open"), value("caretaker_http_connections_total"))
 }

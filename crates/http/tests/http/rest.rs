@@ -1311,7 +1311,7 @@ async fn a_request_body_that_does_not_arrive_in_time_is_answered_408() {
     let (token, secret) = (w.creds.token.clone(), w.creds.secret.expose_secret().to_owned());
     let limit = Duration::from_millis(300);
     let limits = caretaker_http::ServeLimits { body_read: limit, ..Default::default() };
-    let served = crate::Served::start(router(w.state.clone()), limits).await;
+    let served = crate::Served::start(w.state.clone(), limits).await;
     let address = served.address;
     let site = r#"{"SiteCode":"S-1","Name":"Depot"}"#;
     let head = |length: usize, hashed: bool| {
