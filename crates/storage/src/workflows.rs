@@ -233,16 +233,19 @@ async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -
     if workflows.is_empty() {
         return Ok(workflows);
     }
-    let statuses = reader
-        .again()
+    // Each status with its destinations, one row per destination (or one row with none),
+    // in order: one statement for both.
+    let rows = reader
         .rows(
             &sql("SELECT s.id, s.workflow_id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
                     s.is_eligible_to_invoice, s.is_resolution_cause_enabled, s.is_resolution_remedy_enabled,
-                    s.update_asset_condition, s.supplier_on_site
+                    s.update_asset_condition, s.supplier_on_site, t.id
                  FROM workflow_statuses s JOIN workflows w ON w.id = s.workflow_id
+                 LEFT JOIN workflow_destinations d ON d.status_id = s.id
+                 LEFT JOIN workflow_statuses t ON t.id = d.destination_id
                  WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
                    AND ($4 IS NULL OR w.id = $4)
-                 ORDER BY s.workflow_id, s.position, s.id"),
+                 ORDER BY s.workflow_id, s.position, s.id, d.position, t.position, t.id"),
             |row| {
                 let on = |i: usize| row.int(i).map(|v| v != 0);
                 let status = Status {
@@ -260,30 +263,17 @@ async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -
                     },
                     destinations: Vec::new(),
                 };
-                Ok((row.int(1)?, status))
+                Ok((row.int(1)?, status, row.opt_int(11)?))
             },
         )
         .await?;
-    let destinations = reader
-        .rows(
-            &sql("SELECT d.status_id, d.destination_id FROM workflow_destinations d
-                 JOIN workflow_statuses s ON s.id = d.status_id
-                 JOIN workflow_statuses t ON t.id = d.destination_id
-                 JOIN workflows w ON w.id = s.workflow_id
-                 WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
-                   AND ($4 IS NULL OR w.id = $4)
-                 ORDER BY d.status_id, d.position, t.position, t.id"),
-            |row| Ok((row.int(0)?, row.int(1)?)),
-        )
-        .await?;
-    for (workflow, status) in statuses {
-        if let Some(w) = workflows.iter_mut().find(|w| w.id == workflow) {
+    for (workflow, status, destination) in rows {
+        let Some(w) = workflows.iter_mut().find(|w| w.id == workflow) else { continue };
+        if w.statuses.last().is_none_or(|last| last.id != status.id) {
             w.statuses.push(status);
         }
-    }
-    for (from, to) in destinations {
-        if let Some(status) = workflows.iter_mut().flat_map(|w| w.statuses.iter_mut()).find(|s| s.id == from) {
-            status.destinations.push(to);
+        if let (Some(to), Some(last)) = (destination, w.statuses.last_mut()) {
+            last.destinations.push(to);
         }
     }
     Ok(workflows)

@@ -286,6 +286,7 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
 
     let statuses = [
         NewStatus { name: "Logged", status_type: StatusType::New, flags: StatusFlags::default() },
+        NewStatus { name: "Dispatched", status_type: StatusType::Open, flags: StatusFlags::default() },
         NewStatus { name: "Done", status_type: StatusType::Closed, flags: StatusFlags::default() },
     ];
     let workflow = NewWorkflow {
@@ -293,7 +294,7 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
         workflow_type: WorkflowType::Reactive,
         is_default: true,
         statuses: &statuses,
-        destinations: &[("Logged", "Done")],
+        destinations: &[("Logged", "Dispatched"), ("Logged", "Done"), ("Dispatched", "Done")],
     };
     let mut tx = t.db.begin().await.unwrap();
     let id = workflows::insert(&mut tx, tenant.id, &workflow, now).await.unwrap();
@@ -307,8 +308,11 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
     let read = &all[0];
     assert_eq!((read.id, read.name.as_str(), read.workflow_type), (id, "Quick Fix", WorkflowType::Reactive));
     let names: Vec<_> = read.statuses.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["Logged", "Done"]);
-    assert_eq!(read.statuses[0].destinations, vec![read.statuses[1].id]);
+    assert_eq!(names, ["Logged", "Dispatched", "Done"]);
+    // Each status with its own destinations, two, one or none (read in one statement).
+    let ids: Vec<i64> = read.statuses.iter().map(|s| s.id).collect();
+    let destinations: Vec<&[i64]> = read.statuses.iter().map(|s| s.destinations.as_slice()).collect();
+    assert_eq!(destinations, [&[ids[1], ids[2]][..], &[ids[2]][..], &[][..]]);
     let by_name = workflows::list(&t.db, tenant.id, Some(WorkflowType::Reactive), Some(" quick FIX ")).await.unwrap();
     assert_eq!(by_name, all);
     assert!(workflows::list(&t.db, tenant.id, Some(WorkflowType::Invoice), None).await.unwrap().is_empty());
