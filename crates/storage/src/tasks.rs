@@ -448,12 +448,12 @@ pub async fn page_each<'r>(
     let mut reader = reader.into();
     let narrowing = narrowing(reader.again(), tenant, scope).await?;
     let started = cursor.map_or(now.unix_micros(), |c| c.started);
-    let mut phase = Phase { room: limit, given: 0, more: false, last: None };
+    let mut phase = Phase { given: 0, more: false, last: None };
     if !cursor.is_some_and(|c| c.catching_up) {
         // (A cursor past the start, which this server never gives out, is held to it.)
         let after = cursor.map(|c| (c.updated_at, c.id).min((started, i64::MAX)));
         let sql = phase_sql(tenant, &narrowing, filter, started, false, after, limit + 1);
-        phase.read(reader.again(), &sql, &mut each).await?;
+        phase.read(reader.again(), &sql, limit, &mut each).await?;
         if phase.more {
             let (updated_at, id) = phase.last.unwrap_or_default();
             return Ok(Some(TaskCursor { started, catching_up: false, updated_at, id }));
@@ -464,19 +464,17 @@ pub async fn page_each<'r>(
         Some(c) if c.catching_up => (c.updated_at, c.id).max((started, i64::MAX)),
         _ => (started, i64::MAX),
     };
-    phase.room = limit - phase.given;
-    let sql = phase_sql(tenant, &narrowing, filter, started, true, Some(after), phase.room + 1);
-    phase.read(reader.again(), &sql, &mut each).await?;
+    let room = limit - phase.given;
+    let sql = phase_sql(tenant, &narrowing, filter, started, true, Some(after), room + 1);
+    phase.read(reader.again(), &sql, room, &mut each).await?;
     Ok(match phase.last {
         Some((updated_at, id)) if phase.more => Some(TaskCursor { started, catching_up: true, updated_at, id }),
         _ => None,
     })
 }
 
-/// What a phase of a page has handed out.
+/// What the phases of a page have handed out.
 struct Phase {
-    /// Rows still to hand out; one row more is read to know whether there are more.
-    room: i64,
     given: i64,
     more: bool,
     /// `(updated_at, id)` of the last row handed out, in either phase.
@@ -484,13 +482,15 @@ struct Phase {
 }
 
 impl Phase {
+    /// Hands out at most `room` rows of `sql`, which reads one row more to know whether
+    /// there are more.
     async fn read(
         &mut self,
         mut reader: Reader<'_>,
         sql: &Sql,
+        mut room: i64,
         each: &mut impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
-        let mut room = self.room;
         reader
             .rows(sql, |row| {
                 if room == 0 {
