@@ -38,6 +38,7 @@ const TENANT: &str = "bench";
 struct World {
     _db: TestDb,
     app: App,
+    tenant: caretaker_domain::tenant::TenantId,
     token: String,
     secret: SecretString,
 }
@@ -133,7 +134,7 @@ async fn world(task_count: i64) -> World {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    World { _db: db, app, token: generated.token, secret: generated.secret }
+    World { _db: db, app, tenant, token: generated.token, secret: generated.secret }
 }
 
 fn signed(world: &World, method: &str, path: &str) -> (String, String) {
@@ -189,6 +190,15 @@ fn hot_path(c: &mut Criterion) {
     let list = format!("/rest/tasks/{TENANT}?Limit=50");
     c.bench_function("router/GET /rest/tasks/{t}?Limit=50 of 2,000 (in process, SQLite)", |b| {
         b.iter_batched(|| call(&list), send, BatchSize::SmallInput)
+    });
+
+    let db = &world.app.db;
+    let workflow = runtime
+        .block_on(caretaker_storage::workflows::default_id(db, world.tenant, WorkflowType::Reactive))
+        .unwrap()
+        .unwrap();
+    c.bench_function("storage/workflows::get, the default reactive workflow (SQLite)", |b| {
+        b.iter(|| runtime.block_on(caretaker_storage::workflows::get(db, world.tenant, black_box(workflow))).unwrap())
     });
 
     let page: Vec<Task> = (0..50).map(sample_task).collect();

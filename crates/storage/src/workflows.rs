@@ -178,19 +178,6 @@ fn status_type(text: &str) -> Result<StatusType, StorageError> {
     StatusType::from_name(text).ok_or_else(|| StorageError::Corrupt(format!("status type {text:?}")))
 }
 
-fn workflow_from_row(row: &dyn Columns) -> Result<Workflow, StorageError> {
-    let kind = row.text(2)?;
-    Ok(Workflow {
-        id: row.int(0)?,
-        name: row.text(1)?,
-        workflow_type: WorkflowType::from_name(&kind)
-            .ok_or_else(|| StorageError::Corrupt(format!("workflow type {kind:?}")))?,
-        is_active: row.int(3)? != 0,
-        is_default: row.int(4)? != 0,
-        statuses: Vec::new(),
-    })
-}
-
 /// Workflows of the tenant (of one type, or all), with statuses and destinations, by
 /// type and name. `name` narrows to one workflow (any case).
 pub async fn list<'r>(
@@ -212,70 +199,79 @@ struct Narrow<'a> {
 
 async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -> Result<Vec<Workflow>, StorageError> {
     let Narrow { workflow_type, name, id } = *narrow;
-    // The same four parameters narrow all three statements.
-    let sql = |text: &'static str| {
-        Sql::new(text)
-            .bind(Bind::Int(tenant.0))
-            .bind(Bind::OptText(workflow_type.map(|t| t.name().to_owned())))
-            .bind(Bind::OptText(name.map(|n| n.trim().to_lowercase())))
-            .bind(Bind::OptInt(id))
-    };
-    let mut workflows = reader
-        .again()
-        .rows(
-            &sql("SELECT id, name, workflow_type, is_active, is_default FROM workflows
-                 WHERE tenant_id = $1 AND ($2 IS NULL OR workflow_type = $2) AND ($3 IS NULL OR name_key = $3)
-                   AND ($4 IS NULL OR id = $4)
-                 ORDER BY workflow_type, name_key"),
-            workflow_from_row,
-        )
-        .await?;
-    if workflows.is_empty() {
-        return Ok(workflows);
+    // One statement: each workflow with its statuses in order, each status with its
+    // destinations in order (one row per destination, one for a status without any, one for
+    // a workflow without statuses). Narrowed only by what was asked: `$n IS NULL OR ...`
+    // would keep SQLite from reading one workflow by its key.
+    let mut sql = Sql::default();
+    let mut conditions = format!("w.tenant_id = {}", sql.arg(Bind::Int(tenant.0)));
+    if let Some(workflow_type) = workflow_type {
+        let arg = sql.arg(Bind::Text(workflow_type.name().to_owned()));
+        conditions.push_str(&format!(" AND w.workflow_type = {arg}"));
     }
-    // Each status with its destinations, one row per destination (or one row with none),
-    // in order: one statement for both.
-    let rows = reader
-        .rows(
-            &sql("SELECT s.id, s.workflow_id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
-                    s.is_eligible_to_invoice, s.is_resolution_cause_enabled, s.is_resolution_remedy_enabled,
-                    s.update_asset_condition, s.supplier_on_site, t.id
-                 FROM workflow_statuses s JOIN workflows w ON w.id = s.workflow_id
-                 LEFT JOIN workflow_destinations d ON d.status_id = s.id
-                 LEFT JOIN workflow_statuses t ON t.id = d.destination_id
-                 WHERE w.tenant_id = $1 AND ($2 IS NULL OR w.workflow_type = $2) AND ($3 IS NULL OR w.name_key = $3)
-                   AND ($4 IS NULL OR w.id = $4)
-                 ORDER BY s.workflow_id, s.position, s.id, d.position, t.position, t.id"),
-            |row| {
+    if let Some(name) = name {
+        let arg = sql.arg(Bind::Text(name.trim().to_lowercase()));
+        conditions.push_str(&format!(" AND w.name_key = {arg}"));
+    }
+    if let Some(id) = id {
+        let arg = sql.arg(Bind::Int(id));
+        conditions.push_str(&format!(" AND w.id = {arg}"));
+    }
+    sql.text = format!(
+        "SELECT w.id, w.name, w.workflow_type, w.is_active, w.is_default,
+                s.id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
+                s.is_eligible_to_invoice, s.is_resolution_cause_enabled, s.is_resolution_remedy_enabled,
+                s.update_asset_condition, s.supplier_on_site, t.id
+         FROM workflows w
+         LEFT JOIN workflow_statuses s ON s.workflow_id = w.id
+         LEFT JOIN workflow_destinations d ON d.status_id = s.id
+         LEFT JOIN workflow_statuses t ON t.id = d.destination_id
+         WHERE {conditions}
+         ORDER BY w.workflow_type, w.name_key, w.id, s.position, s.id, d.position, t.position, t.id"
+    )
+    .into();
+    let mut workflows: Vec<Workflow> = Vec::new();
+    reader
+        .rows(&sql, |row| {
+            let workflow_id = row.int(0)?;
+            if workflows.last().is_none_or(|w| w.id != workflow_id) {
+                let kind = row.str(2)?;
+                workflows.push(Workflow {
+                    id: workflow_id,
+                    name: row.text(1)?,
+                    workflow_type: WorkflowType::from_name(kind)
+                        .ok_or_else(|| StorageError::Corrupt(format!("workflow type {kind:?}")))?,
+                    is_active: row.int(3)? != 0,
+                    is_default: row.int(4)? != 0,
+                    statuses: Vec::new(),
+                });
+            }
+            let Some(workflow) = workflows.last_mut() else { return Ok(()) };
+            let Some(status_id) = row.opt_int(5)? else { return Ok(()) };
+            if workflow.statuses.last().is_none_or(|s| s.id != status_id) {
                 let on = |i: usize| row.int(i).map(|v| v != 0);
-                let status = Status {
-                    id: row.int(0)?,
-                    name: row.text(2)?,
-                    status_type: status_type(&row.text(3)?)?,
+                workflow.statuses.push(Status {
+                    id: status_id,
+                    name: row.text(6)?,
+                    status_type: status_type(row.str(7)?)?,
                     flags: StatusFlags {
-                        quotation_enabled: on(4)?,
-                        manual_date_enabled: on(5)?,
-                        eligible_to_invoice: on(6)?,
-                        resolution_cause_enabled: on(7)?,
-                        resolution_remedy_enabled: on(8)?,
-                        update_asset_condition: on(9)?,
-                        supplier_on_site: on(10)?,
+                        quotation_enabled: on(8)?,
+                        manual_date_enabled: on(9)?,
+                        eligible_to_invoice: on(10)?,
+                        resolution_cause_enabled: on(11)?,
+                        resolution_remedy_enabled: on(12)?,
+                        update_asset_condition: on(13)?,
+                        supplier_on_site: on(14)?,
                     },
                     destinations: Vec::new(),
-                };
-                Ok((row.int(1)?, status, row.opt_int(11)?))
-            },
-        )
+                });
+            }
+            if let (Some(to), Some(status)) = (row.opt_int(15)?, workflow.statuses.last_mut()) {
+                status.destinations.push(to);
+            }
+            Ok(())
+        })
         .await?;
-    for (workflow, status, destination) in rows {
-        let Some(w) = workflows.iter_mut().find(|w| w.id == workflow) else { continue };
-        if w.statuses.last().is_none_or(|last| last.id != status.id) {
-            w.statuses.push(status);
-        }
-        if let (Some(to), Some(last)) = (destination, w.statuses.last_mut()) {
-            last.destinations.push(to);
-        }
-    }
     Ok(workflows)
 }
 

@@ -323,6 +323,36 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
     assert_eq!(workflows::get(&mut tx, tenant.id, id).await.unwrap().as_ref(), Some(read));
     tx.rollback().await.unwrap();
     assert_eq!(workflows::get(&t.db, other.id, id).await.unwrap(), None);
+
+    // Several workflows in one statement: by type, then name; each keeps its own statuses,
+    // and one without any statuses is still there.
+    let two = [
+        NewStatus { name: "Planned", status_type: StatusType::New, flags: StatusFlags::default() },
+        NewStatus { name: "Serviced", status_type: StatusType::Closed, flags: StatusFlags::default() },
+    ];
+    let mut tx = t.db.begin().await.unwrap();
+    let annual = NewWorkflow {
+        name: "Annual Service",
+        workflow_type: WorkflowType::Scheduled,
+        is_default: false,
+        statuses: &two,
+        destinations: &[("Planned", "Serviced")],
+    };
+    let annual = workflows::insert(&mut tx, tenant.id, &annual, now).await.unwrap();
+    let bare = NewWorkflow { name: "Bare", statuses: &[], destinations: &[], is_default: false, ..workflow };
+    let bare = workflows::insert(&mut tx, tenant.id, &bare, now).await.unwrap();
+    tx.commit().await.unwrap();
+    let all = workflows::list(&t.db, tenant.id, None, None).await.unwrap();
+    let shape: Vec<(i64, Vec<&str>)> =
+        all.iter().map(|w| (w.id, w.statuses.iter().map(|s| s.name.as_str()).collect())).collect();
+    assert_eq!(
+        shape,
+        [(bare, vec![]), (id, vec!["Logged", "Dispatched", "Done"]), (annual, vec!["Planned", "Serviced"])]
+    );
+    assert_eq!(all[1], *read);
+    let serviced = all[2].statuses[1].id;
+    assert_eq!(all[2].statuses[0].destinations, [serviced]);
+    assert!(workflows::get(&t.db, tenant.id, bare).await.unwrap().is_some_and(|w| w.statuses.is_empty()));
 }
 
 /// Many writers at once through the hot-write transactions (on SQLite: savepoints of one
