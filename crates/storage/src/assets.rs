@@ -6,6 +6,7 @@ use caretaker_domain::tenant::TenantId;
 use sqlx::{AnyConnection, Executor, Row, any::AnyRow};
 
 use crate::StorageError;
+use crate::read::{Bind, Sql};
 
 /// An asset to insert (checked values).
 #[derive(Debug, Default)]
@@ -190,6 +191,23 @@ pub async fn get(conn: &mut AnyConnection, tenant: TenantId, identifier: &str) -
     Ok(Some(asset))
 }
 
+/// A page's statement. Only what was asked narrows it: the site picks the index, the cursor
+/// bounds its range (`$n IS NULL OR ...` would make every page read from the tenant's first
+/// asset, through all the other sites' assets).
+fn page_sql(tenant: TenantId, site: Option<SiteId>, after: Option<&str>, limit: i64) -> Sql {
+    let mut sql = Sql::default();
+    let mut conditions = format!("a.tenant_id = {}", sql.arg(Bind::Int(tenant.0)));
+    if let Some(site) = site {
+        conditions.push_str(&format!(" AND a.site_id = {}", sql.arg(Bind::Int(site.0))));
+    }
+    if let Some(after) = after {
+        conditions.push_str(&format!(" AND a.identifier > {}", sql.arg(Bind::Text(after.to_owned()))));
+    }
+    let limit = sql.arg(Bind::Int(limit));
+    sql.text = format!("{SELECT} WHERE {conditions} ORDER BY a.identifier LIMIT {limit}").into();
+    sql
+}
+
 /// A page of the tenant's assets by GUID, after `after`; optionally of one site.
 pub async fn page(
     conn: &mut AnyConnection,
@@ -198,25 +216,36 @@ pub async fn page(
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<Asset>, Option<String>), StorageError> {
-    let rows = conn
-        .fetch_all(
-            sqlx::query(&format!(
-                "{SELECT} WHERE a.tenant_id = $1 AND ($2 IS NULL OR a.site_id = $2) AND ($3 IS NULL OR a.identifier > $3)
-                 ORDER BY a.identifier LIMIT $4"
-            ))
-            .bind(tenant.0)
-            .bind(site.map(|s| s.0))
-            .bind(after)
-            .bind(limit + 1),
-        )
-        .await?;
+    let rows = conn.fetch_all(page_sql(tenant, site, after, limit + 1).query()).await?;
     let more = rows.len() as i64 > limit;
     let mut assets = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
     for row in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
-        let mut asset = from_row(row)?;
-        asset.custom_fields = crate::custom_fields::answers(&mut *conn, "asset", row.try_get("id")?).await?;
-        assets.push(asset);
+        assets.push(from_row(row)?);
+        ids.push(row.try_get::<i64, _>("id")?);
+    }
+    let mut answers = crate::custom_fields::answers_of(conn, "asset", &ids).await?;
+    for (asset, id) in assets.iter_mut().zip(&ids) {
+        asset.custom_fields = answers.remove(id).unwrap_or_default();
     }
     let next = if more { assets.last().map(|a| a.identifier.clone()) } else { None };
     Ok((assets, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::query_plan;
+    use crate::testing::TestDb;
+
+    /// A deep page costs what the first does, and a site's page reads only that site's assets.
+    #[tokio::test]
+    async fn a_page_reads_one_index_range_from_its_cursor() {
+        let t = TestDb::sqlite().await;
+        let plan = query_plan(&t.db, &page_sql(TenantId(1), None, Some("guid"), 100)).await;
+        assert!(plan.contains("(tenant_id=? AND identifier>?)"), "{plan}");
+        let of_site = query_plan(&t.db, &page_sql(TenantId(1), Some(SiteId(7)), Some("guid"), 100)).await;
+        assert!(of_site.contains("(tenant_id=? AND site_id=? AND identifier>?)"), "{of_site}");
+        assert!(!of_site.contains("TEMP B-TREE"), "{of_site}");
+    }
 }

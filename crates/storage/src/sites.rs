@@ -1,5 +1,7 @@
 //! Sites, their hazards, notes and working hours.
 
+use std::collections::HashMap;
+
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::site::{SiteCode, SiteId};
 use caretaker_domain::tenant::TenantId;
@@ -293,30 +295,44 @@ fn from_row(row: &AnyRow) -> Result<Site, StorageError> {
     })
 }
 
-async fn with_details(conn: &mut AnyConnection, mut site: Site) -> Result<Site, StorageError> {
-    let hazards = conn
-        .fetch_all(sqlx::query("SELECT hazard FROM site_hazards WHERE site_id = $1 ORDER BY hazard").bind(site.id.0))
-        .await?;
-    site.hazards = hazards.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-    let notes = conn
-        .fetch_all(
-            sqlx::query("SELECT text, start_date, end_date, is_warning FROM site_notes WHERE site_id = $1 ORDER BY id")
-                .bind(site.id.0),
-        )
-        .await?;
-    site.notes = notes
-        .iter()
-        .map(|r| {
-            Ok(Note {
-                text: r.try_get("text")?,
-                start_date: r.try_get("start_date")?,
-                end_date: r.try_get("end_date")?,
-                is_warning: r.try_get::<i64, _>("is_warning")? != 0,
-            })
-        })
-        .collect::<Result<_, StorageError>>()?;
-    site.custom_fields = crate::custom_fields::answers(&mut *conn, "site", site.id.0).await?;
-    Ok(site)
+/// Hazards, notes and custom field answers of `sites` (one, or a page): three statements
+/// per few hundred sites, not three per site.
+async fn add_details(conn: &mut AnyConnection, sites: &mut [Site]) -> Result<(), StorageError> {
+    let ids: Vec<i64> = sites.iter().map(|s| s.id.0).collect();
+    let mut at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut answers = crate::custom_fields::answers_of(conn, "site", &ids).await?;
+    for chunk in ids.chunks(crate::bulk::items_per_statement(conn, 0, 1)) {
+        let list = crate::bulk::parameters(1, chunk.len());
+        let hazards =
+            format!("SELECT site_id, hazard FROM site_hazards WHERE site_id IN ({list}) ORDER BY site_id, hazard");
+        let notes = format!(
+            "SELECT site_id, text, start_date, end_date, is_warning FROM site_notes WHERE site_id IN ({list})
+             ORDER BY site_id, id"
+        );
+        let bound = |sql| chunk.iter().fold(sqlx::query(sql), |q, id| q.bind(*id));
+        for row in &conn.fetch_all(bound(&hazards)).await? {
+            if let Some(site) = at.get(&row.try_get(0)?).and_then(|i| sites.get_mut(*i)) {
+                site.hazards.push(row.try_get(1)?);
+            }
+        }
+        let notes = conn.fetch_all(bound(&notes)).await?;
+        for row in &notes {
+            if let Some(site) = at.get(&row.try_get(0)?).and_then(|i| sites.get_mut(*i)) {
+                site.notes.push(Note {
+                    text: row.try_get(1)?,
+                    start_date: row.try_get(2)?,
+                    end_date: row.try_get(3)?,
+                    is_warning: row.try_get::<i64, _>(4)? != 0,
+                });
+            }
+        }
+    }
+    for (id, answers) in answers.drain() {
+        if let Some(site) = at.remove(&id).and_then(|i| sites.get_mut(i)) {
+            site.custom_fields = answers;
+        }
+    }
+    Ok(())
 }
 
 /// One site, with hazards and notes.
@@ -329,9 +345,28 @@ pub async fn get(conn: &mut AnyConnection, tenant: TenantId, code: &str) -> Resu
         )
         .await?;
     match row {
-        Some(row) => Ok(Some(with_details(conn, from_row(&row)?).await?)),
+        Some(row) => {
+            let mut site = [from_row(&row)?];
+            add_details(conn, &mut site).await?;
+            let [site] = site;
+            Ok(Some(site))
+        }
         None => Ok(None),
     }
+}
+
+/// A page's statement: the cursor is a bound of the index range (`$n IS NULL OR code_key >
+/// $n` would make every page read the tenant's index from its start).
+fn page_sql(tenant: TenantId, after: Option<&str>, limit: i64) -> Sql {
+    let mut sql = Sql::default();
+    let tenant = sql.arg(Bind::Int(tenant.0));
+    let after = match after {
+        Some(after) => format!(" AND s.code_key > {}", sql.arg(Bind::Text(after.to_owned()))),
+        None => String::new(),
+    };
+    let limit = sql.arg(Bind::Int(limit));
+    sql.text = format!("{SELECT} WHERE s.tenant_id = {tenant}{after} ORDER BY s.code_key LIMIT {limit}").into();
+    sql
 }
 
 /// A page of the tenant's sites by code, after `after` (a code key), `limit` at most; the
@@ -342,23 +377,15 @@ pub async fn page(
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<Site>, Option<String>), StorageError> {
-    let rows = conn
-        .fetch_all(
-            sqlx::query(&format!(
-                "{SELECT} WHERE s.tenant_id = $1 AND ($2 IS NULL OR s.code_key > $2) ORDER BY s.code_key LIMIT $3"
-            ))
-            .bind(tenant.0)
-            .bind(after)
-            .bind(limit + 1),
-        )
-        .await?;
+    let rows = conn.fetch_all(page_sql(tenant, after, limit + 1).query()).await?;
     let more = rows.len() as i64 > limit;
     let mut sites = Vec::with_capacity(rows.len());
     let mut last_key = None;
     for row in rows.iter().take(usize::try_from(limit).unwrap_or(0)) {
         last_key = Some(row.try_get::<String, _>("code_key")?);
-        sites.push(with_details(conn, from_row(row)?).await?);
+        sites.push(from_row(row)?);
     }
+    add_details(conn, &mut sites).await?;
     Ok((sites, if more { last_key } else { None }))
 }
 
@@ -385,4 +412,21 @@ where
             Ok((r.try_get(0)?, u8::try_from(day).unwrap_or(0), r.try_get(2)?, r.try_get(3)?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::query_plan;
+    use crate::testing::TestDb;
+
+    /// A deep page costs what the first does: the cursor bounds the index range.
+    #[tokio::test]
+    async fn a_page_after_a_cursor_starts_its_index_range_there() {
+        let t = TestDb::sqlite().await;
+        let plan = query_plan(&t.db, &page_sql(TenantId(1), Some("k-0500"), 100)).await;
+        assert!(plan.contains("(tenant_id=? AND code_key>?)"), "{plan}");
+        let first = query_plan(&t.db, &page_sql(TenantId(1), None, 100)).await;
+        assert!(first.contains("(tenant_id=?)") && !first.contains("TEMP B-TREE"), "{first}");
+    }
 }

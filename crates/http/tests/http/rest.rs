@@ -768,11 +768,18 @@ async fn create_a_site_with_every_field_then_read_list_and_working_hours(t: Test
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     for i in 2..=5 {
-        let body = serde_json::json!({ "SiteCode": format!("S-00{i}"), "Name": format!("Station {i}") });
-        assert_eq!(post_json(&w, &token, &secret, SITES, &body.to_string()).await.0, StatusCode::CREATED);
+        let mut body = serde_json::json!({ "SiteCode": format!("S-00{i}"), "Name": format!("Station {i}") });
+        if i == 3 {
+            body["Hazards"] = serde_json::json!(["Working at height"]);
+            body["Notes"] = serde_json::json!([{ "IsWarningNote": false, "Text": "Ring twice" }]);
+        }
+        let (status, answer) = post_json(&w, &token, &secret, SITES, &body.to_string()).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
-    // Following NextCursor visits every site once, in code order.
+    // Following NextCursor visits every site once, in code order, each with its own hazards
+    // and notes (read for the whole page at once).
     let mut seen = Vec::new();
+    let mut listed = Vec::new();
     let mut path = format!("{SITES}?Limit=2");
     loop {
         let signed_path = path.split('?').next().unwrap().to_owned();
@@ -783,12 +790,21 @@ async fn create_a_site_with_every_field_then_read_list_and_working_hours(t: Test
         let items = page["Items"].as_array().unwrap();
         assert!(items.len() <= 2);
         seen.extend(items.iter().map(|i| i["SiteCode"].as_str().unwrap().to_owned()));
+        listed.extend(items.iter().cloned());
         match page["NextCursor"].as_str() {
             Some(cursor) => path = format!("{SITES}?Limit=2&Cursor={cursor}"),
             None => break,
         }
     }
     assert_eq!(seen, ["S-001", "S-001/R1", "S-002", "S-003", "S-004", "S-005"]);
+    assert_eq!(listed[0], read, "a listed site is the site as read alone");
+    let details: Vec<(usize, usize)> = listed
+        .iter()
+        .map(|site| (site["Hazards"].as_array().unwrap().len(), site["Notes"].as_array().unwrap().len()))
+        .collect();
+    assert_eq!(details, [(2, 2), (0, 0), (0, 0), (1, 1), (0, 0), (0, 0)]);
+    assert_eq!(listed[3]["Hazards"], serde_json::json!(["Working at height"]));
+    assert_eq!(listed[3]["Notes"][0]["Text"], "Ring twice");
 
     let (status, hours) = signed_get(&w, &token, &secret, "/rest/sites/workinghours/urgent%20si").await;
     assert_eq!(status, StatusCode::OK);
