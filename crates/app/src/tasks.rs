@@ -493,7 +493,7 @@ pub async fn list(
 ) -> Result<(Vec<Task>, Option<String>), AppError> {
     let mut tasks = Vec::new();
     let next = list_each(app, by, filter, cursor, limit, |row| {
-        tasks.push(Task::try_from(row)?);
+        tasks.push(row.to_task()?);
         Ok(())
     })
     .await?;
