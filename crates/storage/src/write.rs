@@ -68,13 +68,16 @@ struct Flushed {
 /// A batch is committed when this many transactions are in it...
 const MAX_BATCH: usize = 64;
 /// ...or when it is this old,
-const MAX_BATCH_AGE: Duration = Duration::from_millis(2);
+const MAX_BATCH_AGE: Duration = Duration::from_millis(1);
 /// and a member waits this long for the flusher before committing the batch itself.
-const MEMBER_PATIENCE: Duration = Duration::from_millis(5);
+const MEMBER_PATIENCE: Duration = Duration::from_millis(2);
 /// While writers are busy, the batch stays open this long after a commit that found nobody
 /// waiting, for the writers still checking their requests on the read side: an fsync costs
 /// about a millisecond here, so a batch twice as large halves what each member pays for it.
-const LINGER: Duration = Duration::from_millis(1);
+/// Waiting longer costs more than it saves: with 32 clients, (age, linger, patience) of
+/// (2, 1, 5) ms gave 4,890-5,153 creates/s and 5,413-5,681 status changes/s, (1, 0.3, 2) ms
+/// 5,477-5,940 and 6,119-6,688 (docs/PERFORMANCE.md).
+const LINGER: Duration = Duration::from_micros(300);
 
 /// A held turn.
 pub(crate) type Turn = OwnedMutexGuard<WriterState>;
