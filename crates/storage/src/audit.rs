@@ -6,6 +6,7 @@ use caretaker_domain::tenant::TenantId;
 use caretaker_domain::user::UserId;
 use sqlx::{AnyConnection, Executor, Row};
 
+use crate::read::{Bind, Sql};
 use crate::{Db, StorageError};
 
 /// Who did it.
@@ -86,32 +87,43 @@ pub struct Filter {
     pub until: Option<Timestamp>,
 }
 
+/// The statement of [`list`]: only the conditions asked for, so a time window bounds the
+/// index range (`$n IS NULL OR occurred_at < $n` made a window in the past read every
+/// newer event first).
+fn list_sql(tenant: TenantId, filter: &Filter, limit: i64) -> Sql {
+    let mut sql = Sql::default();
+    let mut conditions = format!("a.tenant_id = {}", sql.arg(Bind::Int(tenant.0)));
+    if let Some(prefix) = &filter.action_prefix {
+        let pattern = format!("{}%", crate::contractors::like_escape(prefix.trim()));
+        conditions.push_str(&format!(" AND a.action LIKE {} ESCAPE '\\'", sql.arg(Bind::Text(pattern))));
+    }
+    if let Some(search) = &filter.search {
+        let pattern = format!("%{}%", crate::contractors::like_escape(&search.trim().to_lowercase()));
+        let arg = sql.arg(Bind::Text(pattern));
+        conditions.push_str(&format!(
+            " AND (LOWER(COALESCE(u.email, '')) LIKE {arg} ESCAPE '\\' OR LOWER(COALESCE(a.target, '')) LIKE {arg} ESCAPE '\\')"
+        ));
+    }
+    if let Some(since) = filter.since {
+        conditions.push_str(&format!(" AND a.occurred_at >= {}", sql.arg(Bind::Int(since.unix_micros()))));
+    }
+    if let Some(until) = filter.until {
+        conditions.push_str(&format!(" AND a.occurred_at < {}", sql.arg(Bind::Int(until.unix_micros()))));
+    }
+    let limit = sql.arg(Bind::Int(limit));
+    sql.text = format!(
+        "SELECT a.occurred_at, a.actor_kind, u.email AS actor_email, a.source_address, a.action, a.target, a.detail
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
+         WHERE {conditions}
+         ORDER BY a.occurred_at DESC, a.id DESC LIMIT {limit}"
+    )
+    .into();
+    sql
+}
+
 /// The tenant's events matching `filter`, newest first.
 pub async fn list(db: &Db, tenant: TenantId, filter: &Filter, limit: i64) -> Result<Vec<Entry>, StorageError> {
-    let search =
-        filter.search.as_deref().map(|s| format!("%{}%", crate::contractors::like_escape(&s.trim().to_lowercase())));
-    let prefix = filter.action_prefix.as_deref().map(|p| format!("{}%", crate::contractors::like_escape(p.trim())));
-    let rows = db
-        .read()
-        .fetch_all(
-            sqlx::query(
-                "SELECT a.occurred_at, a.actor_kind, u.email AS actor_email, a.source_address, a.action, a.target, a.detail
-                 FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id
-                 WHERE a.tenant_id = $1
-                   AND ($2 IS NULL OR a.action LIKE $2 ESCAPE '\\')
-                   AND ($3 IS NULL OR LOWER(COALESCE(u.email, '')) LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(a.target, '')) LIKE $3 ESCAPE '\\')
-                   AND ($4 IS NULL OR a.occurred_at >= $4)
-                   AND ($5 IS NULL OR a.occurred_at < $5)
-                 ORDER BY a.occurred_at DESC, a.id DESC LIMIT $6",
-            )
-            .bind(tenant.0)
-            .bind(prefix)
-            .bind(search)
-            .bind(filter.since.map(Timestamp::unix_micros))
-            .bind(filter.until.map(Timestamp::unix_micros))
-            .bind(limit),
-        )
-        .await?;
+    let rows = db.read().fetch_all(list_sql(tenant, filter, limit).query()).await?;
     rows.iter().map(entry_from_row).collect()
 }
 
@@ -130,4 +142,24 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<Entry, StorageError> {
 /// The newest `limit` events of a tenant, newest first.
 pub async fn recent(db: &Db, tenant: TenantId, limit: i64) -> Result<Vec<Entry>, StorageError> {
     list(db, tenant, &Filter::default(), limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::query_plan;
+    use crate::testing::TestDb;
+
+    /// A window in the past starts its index range at the window's end.
+    #[tokio::test]
+    async fn a_time_window_bounds_the_index_range() {
+        let t = TestDb::sqlite().await;
+        let until = Timestamp::from_unix_micros(1_700_000_000_000_000);
+        let filter = Filter { until: Some(until), ..Filter::default() };
+        let plan = query_plan(&t.db, &list_sql(TenantId(1), &filter, 500)).await;
+        assert!(plan.contains("(tenant_id=? AND occurred_at<?)"), "{plan}");
+        let filter = Filter { since: Some(until), until: Some(until.plus_seconds(86_400)), ..Filter::default() };
+        let plan = query_plan(&t.db, &list_sql(TenantId(1), &filter, 500)).await;
+        assert!(plan.contains("(tenant_id=? AND occurred_at>? AND occurred_at<?)"), "{plan}");
+    }
 }
