@@ -166,9 +166,11 @@ pub async fn list(conn: &mut AnyConnection, tenant: TenantId) -> Result<Vec<Comp
             .bind(tenant.0),
         )
         .await?;
+    // By id, not by a scan of the companies per model (thousands of each would be millions
+    // of comparisons).
+    let at: std::collections::HashMap<i64, usize> = companies.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     for row in &models {
-        let company: i64 = row.try_get(0)?;
-        if let Some(c) = companies.iter_mut().find(|c| c.id == company) {
+        if let Some(c) = at.get(&row.try_get::<i64, _>(0)?).and_then(|i| companies.get_mut(*i)) {
             c.models.push(row.try_get(1)?);
         }
     }

@@ -593,6 +593,12 @@ async fn creating_an_asset_stores_every_field_and_lists_it_by_site(t: TestDb) {
     site(&w, &w.tenant, "YORK", None).await;
     company(&w, &w.tenant, "Gilbarco", &["AssetManufacturer"], &["Encore 700", "Frontier"]).await;
     company(&w, &w.tenant, "Pump Sellers", &["AssetSeller"], &[]).await;
+    company(&w, &w.tenant, "Wayne", &["AssetManufacturer"], &["Helix"]).await;
+    // Each company listed with its own models.
+    let listed = companies::list(&mut *w.t.conn().await, w.tenant.id).await.unwrap();
+    let models: Vec<(&str, &[String])> = listed.iter().map(|c| (c.name.as_str(), c.models.as_slice())).collect();
+    let (encore, helix) = (["Encore 700".to_owned(), "Frontier".to_owned()], ["Helix".to_owned()]);
+    assert_eq!(models, [("Gilbarco", &encore[..]), ("Pump Sellers", &[][..]), ("Wayne", &helix[..])]);
     let mut c = w.admin_client().await;
 
     let list = c.get(&w.path("/manage/assets")).await;
