@@ -23,6 +23,7 @@ pub mod outbound;
 pub mod password;
 pub mod principal;
 pub mod reference_data;
+pub mod rendered;
 pub mod role_packages;
 pub mod sites;
 pub mod task_json;
@@ -57,6 +58,8 @@ pub struct App {
     pub outbound: outbound::OutboundOptions,
     /// Woken after a change queued outbound deliveries, so the worker sends them at once.
     pub outbound_wakeup: Arc<tokio::sync::Notify>,
+    /// Tasks as last written to a page of the REST list.
+    pub rendered: Arc<rendered::RenderedTasks>,
 }
 
 impl App {
@@ -71,6 +74,7 @@ impl App {
             mailer: None,
             outbound: outbound::OutboundOptions::default(),
             outbound_wakeup: Arc::new(tokio::sync::Notify::new()),
+            rendered: Arc::default(),
         }
     }
 

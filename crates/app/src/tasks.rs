@@ -4,6 +4,9 @@
 //! Every read and write is narrowed to what the caller may see ([`Principal::scope`]): a
 //! task outside it answers [`AppError::NotFound`], exactly as a task that does not exist.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use caretaker_domain::BrokenRule;
 use caretaker_domain::access::{Authorized, Holder, can};
 use caretaker_domain::clock::Timestamp;
@@ -14,12 +17,13 @@ use caretaker_domain::task::{
     self, ChangeData, DispatchRule, Relation, StatusType, TaskNumber, Workflow, WorkflowType,
 };
 use caretaker_domain::user::UserType;
-use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter, TaskRow};
+use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter, TaskRow, TaskStamp};
 use caretaker_storage::visibility::{self, Scope};
 use caretaker_storage::{ReadSession, Reader, StorageError, assets, contractors, reference_data, sites, workflows};
 use sha2::{Digest, Sha256};
 
 use crate::principal::Principal;
+use crate::task_json::TaskJson;
 use crate::{App, AppError, custom_fields, outbound};
 
 /// Raise Task, as sent (the Urgent fields).
@@ -511,6 +515,69 @@ pub async fn list_each(
     each: impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
 ) -> Result<Option<String>, AppError> {
     let by = by.principal();
+    let (task_filter, cursor) = page_filter(filter, cursor)?;
+    let (scope, limit, now) = (by.scope(), limit.clamp(1, 200), app.clock.now());
+    let next = tasks::page_each(&app.db, by.tenant, scope, &task_filter, cursor, limit, now, each).await?;
+    Ok(next.map(|c| c.encode()))
+}
+
+/// [`list`] as the REST API writes it: each task's JSON handed to `each` in page order,
+/// copied from what an earlier page wrote of it when the task has not changed since
+/// ([`rendered`](crate::rendered)), otherwise read and written now (and kept).
+pub async fn list_json(
+    app: &App,
+    by: &Authorized<'_, can::TasksRead, Principal>,
+    filter: &ListFilter,
+    cursor: Option<&str>,
+    limit: i64,
+    mut each: impl FnMut(&[u8]),
+) -> Result<Option<String>, AppError> {
+    let by = by.principal();
+    let (task_filter, cursor) = page_filter(filter, cursor)?;
+    let (scope, limit, now) = (by.scope(), limit.clamp(1, 200), app.clock.now());
+    let cache = &app.rendered;
+    let mut kept: Vec<Option<Arc<[u8]>>> = Vec::new();
+    let mut fresh: HashMap<i64, Arc<[u8]>> = HashMap::new();
+    let mut buffer = Vec::with_capacity(1024);
+    let (stamps, next) = tasks::page_stamped(
+        &app.db,
+        by.tenant,
+        scope,
+        &task_filter,
+        cursor,
+        limit,
+        now,
+        |stamp| {
+            let copy = cache.get(stamp);
+            let current = copy.is_some();
+            kept.push(copy);
+            current
+        },
+        |row| {
+            buffer.clear();
+            TaskJson::try_from(row)?.write_json(&mut buffer);
+            let json: Arc<[u8]> = Arc::from(buffer.as_slice());
+            let stamp = TaskStamp { id: row.id, version: row.version, status_type: row.status_type };
+            cache.put(stamp, Arc::clone(&json));
+            fresh.insert(row.id, json);
+            Ok(())
+        },
+    )
+    .await?;
+    // In page order; a task its reader could no longer see by the second read is left out.
+    for (stamp, copy) in stamps.iter().zip(&kept) {
+        if let Some(json) = copy.as_ref().or_else(|| fresh.get(&stamp.id)) {
+            each(json);
+        }
+    }
+    Ok(next.map(|c| c.encode()))
+}
+
+/// A list's filters and cursor as storage takes them; every malformed one reported at once.
+fn page_filter<'f>(
+    filter: &'f ListFilter,
+    cursor: Option<&str>,
+) -> Result<(TaskFilter<'f>, Option<TaskCursor>), AppError> {
     let mut check = RuleCheck::new();
     let status_type = given(&filter.status_type).and_then(|t| {
         let parsed = StatusType::from_name(t);
@@ -545,9 +612,7 @@ pub async fn list_each(
         updated_since,
         external_identifier: given(&filter.external_identifier),
     };
-    let (scope, limit, now) = (by.scope(), limit.clamp(1, 200), app.clock.now());
-    let next = tasks::page_each(&app.db, by.tenant, scope, &task_filter, cursor, limit, now, each).await?;
-    Ok(next.map(|c| c.encode()))
+    Ok((task_filter, cursor))
 }
 
 /// Reads the task for a change (inside the transaction, or before it on the read side when

@@ -467,34 +467,146 @@ pub async fn page_each<'r>(
     now: Timestamp,
     mut each: impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
 ) -> Result<Option<TaskCursor>, StorageError> {
-    // (A limit under one would read every row on SQLite, where `LIMIT -1` has no limit.)
-    let limit = limit.max(1);
     let mut reader = reader.into();
     let narrowing = narrowing(reader.again(), tenant, scope).await?;
-    let started = cursor.map_or(now.unix_micros(), |c| c.started);
-    let mut phase = Phase { given: 0, more: false, last: None };
-    if !cursor.is_some_and(|c| c.catching_up) {
-        // (A cursor past the start, which this server never gives out, is held to it.)
-        let after = cursor.map(|c| (c.updated_at, c.id).min((started, i64::MAX)));
-        let sql = phase_sql(tenant, &narrowing, filter, started, false, after, limit + 1);
-        phase.read(reader.again(), &sql, limit, &mut each).await?;
-        if phase.more {
-            let (updated_at, id) = phase.last.unwrap_or_default();
-            return Ok(Some(TaskCursor { started, catching_up: false, updated_at, id }));
-        }
-    }
-    // The walk has seen everything changed up to its start: now what changed since.
-    let after = match cursor {
-        Some(c) if c.catching_up => (c.updated_at, c.id).max((started, i64::MAX)),
-        _ => (started, i64::MAX),
-    };
-    let room = limit - phase.given;
-    let sql = phase_sql(tenant, &narrowing, filter, started, true, Some(after), room + 1);
-    phase.read(reader.again(), &sql, room, &mut each).await?;
-    Ok(match phase.last {
-        Some((updated_at, id)) if phase.more => Some(TaskCursor { started, catching_up: true, updated_at, id }),
-        _ => None,
+    let page = Page { tenant, narrowing: &narrowing, filter, columns: PageColumns::Rows };
+    page.walk(reader, cursor, limit, now, &mut |row| {
+        let task = task_row(row)?;
+        each(&task)?;
+        Ok((task.updated_at.unix_micros(), task.id))
     })
+    .await
+}
+
+/// What a page's first statement reads of a task: where it is in the page, and what a
+/// rendered copy of it must match to be current (its version, and its status's type, which
+/// a workflow's edit may change without touching the task).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskStamp {
+    pub id: i64,
+    pub version: i64,
+    pub status_type: StatusType,
+}
+
+/// The same page as [`page_each`] in two steps: its tasks' stamps (the change index, the
+/// task's version and its status's type: no other join, no other column), in page order;
+/// then, in one more statement, the rows of those `current` says are not (any order, each
+/// handed to `each`). For a caller that keeps what it wrote of each task: a page it has
+/// seen costs a fraction of reading it. A task changed between the two statements is read
+/// as it is now, or not at all if its holder may no longer see it.
+#[allow(clippy::too_many_arguments)]
+pub async fn page_stamped<'r>(
+    reader: impl Into<Reader<'r>>,
+    tenant: TenantId,
+    scope: Scope,
+    filter: &TaskFilter<'_>,
+    cursor: Option<TaskCursor>,
+    limit: i64,
+    now: Timestamp,
+    mut current: impl FnMut(&TaskStamp) -> bool,
+    mut each: impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
+) -> Result<(Vec<TaskStamp>, Option<TaskCursor>), StorageError> {
+    let mut reader = reader.into();
+    let narrowing = narrowing(reader.again(), tenant, scope).await?;
+    let page = Page { tenant, narrowing: &narrowing, filter, columns: PageColumns::Stamps };
+    let mut stamps = Vec::with_capacity(usize::try_from(limit.clamp(1, 1000)).unwrap_or(0));
+    let next = page
+        .walk(reader.again(), cursor, limit, now, &mut |row| {
+            let status_type = row.str(3)?;
+            stamps.push(TaskStamp {
+                id: row.int(0)?,
+                version: row.int(2)?,
+                status_type: StatusType::from_name(status_type)
+                    .ok_or_else(|| StorageError::Corrupt(format!("status type {status_type:?}")))?,
+            });
+            Ok((row.int(1)?, row.int(0)?))
+        })
+        .await?;
+    let wanted: Vec<i64> = stamps.iter().filter(|stamp| !current(stamp)).map(|stamp| stamp.id).collect();
+    if !wanted.is_empty() {
+        let sql = rows_sql(tenant, &narrowing, &wanted);
+        reader.rows(&sql, |row| each(&task_row(row)?)).await?;
+    }
+    Ok((stamps, next))
+}
+
+/// The rows of tasks `ids` of the tenant that the page's narrowing still lets its reader see.
+fn rows_sql(tenant: TenantId, narrowing: &Narrowing, ids: &[i64]) -> Sql {
+    let mut sql = Sql::default();
+    let tenant_arg = sql.arg(Bind::Int(tenant.0));
+    let ids: Vec<String> = ids.iter().map(|id| sql.arg(Bind::Int(*id))).collect();
+    let (cte, visible) = match narrowing {
+        Narrowing::Rows(scope) => scope_condition(&mut sql, *scope, &tenant_arg),
+        Narrowing::ContractorRows { user, tree } | Narrowing::ContractorRanges { user, tree } => {
+            (None, contractor_condition(&mut sql, *user, tree))
+        }
+    };
+    sql.text = with_cte(
+        cte,
+        format!("{SELECT} WHERE t.tenant_id = {tenant_arg} AND t.id IN ({}) AND {visible}", ids.join(", ")),
+    )
+    .into();
+    sql
+}
+
+/// What a page's statements select: whole rows ([`SELECT`]), or stamps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PageColumns {
+    Rows,
+    /// `t.id, t.updated_at, t.version, st.status_type`, with only the joins the filter needs.
+    Stamps,
+}
+
+/// One page's walk: the statements of its phases.
+struct Page<'a> {
+    tenant: TenantId,
+    narrowing: &'a Narrowing,
+    filter: &'a TaskFilter<'a>,
+    columns: PageColumns,
+}
+
+impl Page<'_> {
+    /// Hands each row of the page to `handle`, which answers the row's `(updated_at, id)`;
+    /// the cursor of the next page when there may be more.
+    async fn walk(
+        &self,
+        mut reader: Reader<'_>,
+        cursor: Option<TaskCursor>,
+        limit: i64,
+        now: Timestamp,
+        handle: &mut impl FnMut(&dyn Columns) -> Result<(i64, i64), StorageError>,
+    ) -> Result<Option<TaskCursor>, StorageError> {
+        // (A limit under one would read every row on SQLite, where `LIMIT -1` has no limit.)
+        let limit = limit.max(1);
+        let started = cursor.map_or(now.unix_micros(), |c| c.started);
+        let mut phase = Phase { given: 0, more: false, last: None };
+        if !cursor.is_some_and(|c| c.catching_up) {
+            // (A cursor past the start, which this server never gives out, is held to it.)
+            let after = cursor.map(|c| (c.updated_at, c.id).min((started, i64::MAX)));
+            let sql = self.phase_sql(started, false, after, limit + 1);
+            phase.read(reader.again(), &sql, limit, handle).await?;
+            if phase.more {
+                let (updated_at, id) = phase.last.unwrap_or_default();
+                return Ok(Some(TaskCursor { started, catching_up: false, updated_at, id }));
+            }
+        }
+        // The walk has seen everything changed up to its start: now what changed since.
+        let after = match cursor {
+            Some(c) if c.catching_up => (c.updated_at, c.id).max((started, i64::MAX)),
+            _ => (started, i64::MAX),
+        };
+        let room = limit - phase.given;
+        let sql = self.phase_sql(started, true, Some(after), room + 1);
+        phase.read(reader.again(), &sql, room, handle).await?;
+        Ok(match phase.last {
+            Some((updated_at, id)) if phase.more => Some(TaskCursor { started, catching_up: true, updated_at, id }),
+            _ => None,
+        })
+    }
+
+    fn phase_sql(&self, started: i64, catching_up: bool, after: Option<(i64, i64)>, limit: i64) -> Sql {
+        phase_sql(self.tenant, self.narrowing, self.filter, self.columns, started, catching_up, after, limit)
+    }
 }
 
 /// What the phases of a page have handed out.
@@ -513,7 +625,7 @@ impl Phase {
         mut reader: Reader<'_>,
         sql: &Sql,
         mut room: i64,
-        each: &mut impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
+        handle: &mut impl FnMut(&dyn Columns) -> Result<(i64, i64), StorageError>,
     ) -> Result<(), StorageError> {
         reader
             .rows(sql, |row| {
@@ -521,11 +633,9 @@ impl Phase {
                     self.more = true;
                     return Ok(());
                 }
-                let task = task_row(row)?;
-                each(&task)?;
+                self.last = Some(handle(row)?);
                 room -= 1;
                 self.given += 1;
-                self.last = Some((task.updated_at.unix_micros(), task.id));
                 Ok(())
             })
             .await?;
@@ -646,6 +756,7 @@ fn phase_sql(
     tenant: TenantId,
     narrowing: &Narrowing,
     filter: &TaskFilter<'_>,
+    columns: PageColumns,
     started: i64,
     catching_up: bool,
     after: Option<(i64, i64)>,
@@ -705,33 +816,50 @@ fn phase_sql(
         "ORDER BY t.updated_at DESC, t.id DESC"
     };
     let rest: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
+    // Only the joins the conditions need (and, for stamps, the status's type).
+    let join = |needed: bool, join: &'static str| if needed { join } else { "" };
+    let stamps = columns == PageColumns::Stamps;
+    let [status_join, site_join, contractor_join] = [
+        " JOIN workflow_statuses st ON st.id = t.status_id",
+        " JOIN sites s ON s.id = t.site_id",
+        " LEFT JOIN contractors c ON c.id = t.contractor_id",
+    ];
+    let filter_joins = [join(on_status, status_join), join(on_site, site_join), join(on_contractor, contractor_join)];
+    let stamp_joins = [join(on_status || stamps, status_join), filter_joins[1], filter_joins[2]].concat();
+    let filter_joins = filter_joins.concat();
     let (cte, visible) = match narrowing {
         Narrowing::Rows(scope) => scope_condition(&mut sql, *scope, &tenant_arg),
         Narrowing::ContractorRows { user, tree } => (None, contractor_condition(&mut sql, *user, tree)),
         Narrowing::ContractorRanges { user, tree } => {
-            let joins = [
-                (on_status, " JOIN workflow_statuses st ON st.id = t.status_id"),
-                (on_site, " JOIN sites s ON s.id = t.site_id"),
-                (on_contractor, " LEFT JOIN contractors c ON c.id = t.contractor_id"),
-            ]
-            .into_iter()
-            .filter_map(|(needed, join)| needed.then_some(join))
-            .collect::<String>();
-            let from = format!("tasks t{joins} WHERE t.tenant_id = {tenant_arg}");
+            let from = format!("tasks t{filter_joins} WHERE t.tenant_id = {tenant_arg}");
             let picked = merged_ranges(&mut sql, *user, tree, &from, &rest, order, catching_up, limit);
-            sql.text =
-                format!("{} FROM ({picked}) p JOIN tasks t ON t.id = p.id {} {order}", columns!(), joins!()).into();
+            sql.text = match columns {
+                PageColumns::Rows => {
+                    format!("{} FROM ({picked}) p JOIN tasks t ON t.id = p.id {} {order}", columns!(), joins!())
+                }
+                PageColumns::Stamps => {
+                    format!("{STAMP_COLUMNS} FROM ({picked}) p JOIN tasks t ON t.id = p.id{status_join} {order}")
+                }
+            }
+            .into();
             return sql;
         }
     };
     // The limit is written into the text, not bound: PostgreSQL's generic plan of a prepared
     // statement cannot see a bound LIMIT and planned for a tenth of the table (a sort of
     // every task of the tenant per page). It is a number this code computed (at most 201).
+    let select = match columns {
+        PageColumns::Rows => String::from(SELECT),
+        PageColumns::Stamps => format!("{STAMP_COLUMNS} FROM tasks t{stamp_joins}"),
+    };
     sql.text =
-        with_cte(cte, format!("{SELECT} WHERE t.tenant_id = {tenant_arg} AND {visible}{rest} {order} LIMIT {limit}"))
+        with_cte(cte, format!("{select} WHERE t.tenant_id = {tenant_arg} AND {visible}{rest} {order} LIMIT {limit}"))
             .into();
     sql
 }
+
+/// A page's stamp of each task ([`TaskStamp`], and its `updated_at` for the cursor).
+const STAMP_COLUMNS: &str = "SELECT t.id, t.updated_at, t.version, st.status_type";
 
 /// The `(updated_at, id)` of a Contractor user's page with few of the tenant's tasks: each
 /// contractor's slice of `tasks_contractor_changed`, and the user's slice of

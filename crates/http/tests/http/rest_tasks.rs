@@ -410,6 +410,7 @@ both_backends!(
     contractor_pages_merge_the_tree_and_the_users_own_tasks,
     isolation_matrix,
     workflows_as_urgent_documents_them,
+    a_listed_task_is_never_older_than_what_was_written,
 );
 
 async fn create_with_every_field_then_read_it_back(t: TestDb) {
@@ -1840,4 +1841,86 @@ async fn workflows_as_urgent_documents_them(t: TestDb) {
     let (status, body) = w.call(&bare, "POST", TASKS, Some(&task_body("S1", json!({})))).await;
     assert_eq!((status, keys(&body)), refused(StatusCode::FORBIDDEN, "BrokenRule_Authorization_MissingPermission"));
     assert_eq!(w.t.count("tasks").await, 0);
+}
+
+/// The REST list copies a task's JSON from what an earlier page wrote of it while the task
+/// is unchanged: a change through this server, through another server on the same database,
+/// and a workflow edit that changes a status's type without touching the task all show on
+/// the very next page, which is byte for byte what a server that kept nothing answers.
+async fn a_listed_task_is_never_older_than_what_was_written(t: TestDb) {
+    use caretaker_app::tasks::StatusChange;
+    let w = World::new(t).await;
+    w.site("S1", None, None, None).await;
+    w.contractor("Fixers", "FIXERS", None).await;
+    let first = w.raised(&w.admin, "S1", json!({ "Supplier": "FIXERS" })).await;
+    let second = w.raised(&w.admin, "S1", json!({})).await;
+    let list = || async {
+        let (status, page) = w.call(&w.admin, "GET", &format!("{TASKS}?Limit=10"), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page
+    };
+    let item = |page: &Value, reference: &str| -> Value {
+        page["Items"].as_array().unwrap().iter().find(|i| i["Reference"] == reference).unwrap().clone()
+    };
+    // What a server that kept nothing answers: the application with an empty cache.
+    let cold = || async {
+        let mut other = w.app.clone();
+        other.rendered = Arc::default();
+        let state = AppState::new(other);
+        let (status, page) =
+            send(&state, &w.admin, &tcn::format_timestamp(w.now()), "GET", &format!("{TASKS}?Limit=10"), None, false)
+                .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page
+    };
+
+    let page = list().await;
+    assert!(w.app.rendered.bytes() > 0, "the page's tasks are kept");
+    assert_eq!(list().await, page, "a page read again from what was kept");
+    assert_eq!(cold().await, page);
+    assert_eq!(
+        (item(&page, &first)["Status"].as_str(), item(&page, &first)["Version"].as_i64()),
+        (Some("Dispatched"), Some(1))
+    );
+
+    // Through this server.
+    let (status, _) =
+        w.call(&w.admin, "PUT", &format!("{TASKS}/{first}/status"), Some(&json!({ "Status": "Accepted" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = list().await;
+    assert_eq!(
+        (item(&page, &first)["Status"].as_str(), item(&page, &first)["Version"].as_i64()),
+        (Some("Accepted"), Some(2))
+    );
+    assert_eq!(cold().await, page);
+
+    // Through another server on the same database (this one's copy is now stale).
+    let elsewhere = App::new(w.t.db.clone(), Arc::new(w.t.clock.clone()), MasterKey::generate());
+    let proof = w.a.operator.authorize::<can::TasksUpdate>().unwrap();
+    let change = StatusChange { status: "On Site".into(), ..StatusChange::default() };
+    caretaker_app::tasks::change_status(&elsewhere, &proof, &first, change).await.unwrap();
+    let page = list().await;
+    assert_eq!(
+        (item(&page, &first)["Status"].as_str(), item(&page, &first)["Version"].as_i64()),
+        (Some("On Site"), Some(3))
+    );
+    assert_eq!(cold().await, page);
+
+    // A workflow edit: the second task's status changes type, the task itself does not.
+    let before = item(&page, &second);
+    let mut tx = w.t.db.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE workflow_statuses SET status_type = 'Cancelled'
+         WHERE id = (SELECT status_id FROM tasks WHERE reference = $1)",
+    )
+    .bind(&second)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let page = list().await;
+    let after = item(&page, &second);
+    assert_eq!((before["StatusType"].as_str(), after["StatusType"].as_str()), (Some("New"), Some("Cancelled")));
+    assert_eq!(after["Version"], before["Version"]);
+    assert_eq!(cold().await, page);
 }
