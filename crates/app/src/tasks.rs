@@ -17,7 +17,7 @@ use caretaker_domain::task::{
     self, ChangeData, DispatchRule, Relation, StatusType, TaskNumber, Workflow, WorkflowType,
 };
 use caretaker_domain::user::UserType;
-use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter, TaskRow, TaskStamp};
+use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter, TaskStamp};
 use caretaker_storage::visibility::{self, Scope};
 use caretaker_storage::{ReadSession, Reader, StorageError, assets, contractors, reference_data, sites, workflows};
 use sha2::{Digest, Sha256};
@@ -495,30 +495,16 @@ pub async fn list(
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<Task>, Option<String>), AppError> {
+    let by = by.principal();
+    let (task_filter, cursor) = page_filter(filter, cursor)?;
+    let (scope, limit, now) = (by.scope(), limit.clamp(1, 200), app.clock.now());
     let mut tasks = Vec::new();
-    let next = list_each(app, by, filter, cursor, limit, |row| {
+    let next = tasks::page_each(&app.db, by.tenant, scope, &task_filter, cursor, limit, now, |row| {
         tasks.push(row.to_task()?);
         Ok(())
     })
     .await?;
-    Ok((tasks, next))
-}
-
-/// [`list`], handing each task to `each` as its row is read: a page is written out without
-/// a [`Task`] built per row.
-pub async fn list_each(
-    app: &App,
-    by: &Authorized<'_, can::TasksRead, Principal>,
-    filter: &ListFilter,
-    cursor: Option<&str>,
-    limit: i64,
-    each: impl FnMut(&TaskRow<'_>) -> Result<(), StorageError>,
-) -> Result<Option<String>, AppError> {
-    let by = by.principal();
-    let (task_filter, cursor) = page_filter(filter, cursor)?;
-    let (scope, limit, now) = (by.scope(), limit.clamp(1, 200), app.clock.now());
-    let next = tasks::page_each(&app.db, by.tenant, scope, &task_filter, cursor, limit, now, each).await?;
-    Ok(next.map(|c| c.encode()))
+    Ok((tasks, next.map(|c| c.encode())))
 }
 
 /// [`list`] as the REST API writes it: each task's JSON handed to `each` in page order,

@@ -30,7 +30,7 @@ pub(crate) struct Sql {
     binds: Vec<Bind>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Bind {
     Int(i64),
     Text(String),
@@ -378,17 +378,8 @@ pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
 /// statement reads an index range instead of scanning.
 #[cfg(test)]
 pub(crate) async fn query_plan(db: &Db, sql: &Sql) -> String {
-    let explain = Sql { text: format!("EXPLAIN QUERY PLAN {}", sql.text).into(), binds: Vec::new() };
-    let mut query = sqlx::query(&explain.text);
-    for bind in &sql.binds {
-        query = match bind {
-            Bind::Int(v) => query.bind(*v),
-            Bind::Text(v) => query.bind(v.as_str()),
-            Bind::OptInt(v) => query.bind(*v),
-            Bind::OptText(v) => query.bind(v.as_deref()),
-        };
-    }
-    let rows = db.read().fetch_all(query).await.expect("a plan");
+    let explain = Sql { text: format!("EXPLAIN QUERY PLAN {}", sql.text).into(), binds: sql.binds.clone() };
+    let rows = db.read().fetch_all(explain.query()).await.expect("a plan");
     rows.iter().map(|row| row.try_get::<String, _>(3).expect("detail")).collect::<Vec<_>>().join("\n")
 }
 

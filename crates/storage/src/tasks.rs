@@ -817,21 +817,21 @@ fn phase_sql(
     };
     let rest: String = conditions.iter().map(|c| format!(" AND {c}")).collect();
     // Only the joins the conditions need (and, for stamps, the status's type).
-    let join = |needed: bool, join: &'static str| if needed { join } else { "" };
-    let stamps = columns == PageColumns::Stamps;
-    let [status_join, site_join, contractor_join] = [
-        " JOIN workflow_statuses st ON st.id = t.status_id",
-        " JOIN sites s ON s.id = t.site_id",
-        " LEFT JOIN contractors c ON c.id = t.contractor_id",
-    ];
-    let filter_joins = [join(on_status, status_join), join(on_site, site_join), join(on_contractor, contractor_join)];
-    let stamp_joins = [join(on_status || stamps, status_join), filter_joins[1], filter_joins[2]].concat();
-    let filter_joins = filter_joins.concat();
+    let status_join = " JOIN workflow_statuses st ON st.id = t.status_id";
+    let joins = |status: bool| {
+        let join = |needed: bool, join: &'static str| if needed { join } else { "" };
+        [
+            join(status, status_join),
+            join(on_site, " JOIN sites s ON s.id = t.site_id"),
+            join(on_contractor, " LEFT JOIN contractors c ON c.id = t.contractor_id"),
+        ]
+        .concat()
+    };
     let (cte, visible) = match narrowing {
         Narrowing::Rows(scope) => scope_condition(&mut sql, *scope, &tenant_arg),
         Narrowing::ContractorRows { user, tree } => (None, contractor_condition(&mut sql, *user, tree)),
         Narrowing::ContractorRanges { user, tree } => {
-            let from = format!("tasks t{filter_joins} WHERE t.tenant_id = {tenant_arg}");
+            let from = format!("tasks t{} WHERE t.tenant_id = {tenant_arg}", joins(on_status));
             let picked = merged_ranges(&mut sql, *user, tree, &from, &rest, order, catching_up, limit);
             sql.text = match columns {
                 PageColumns::Rows => {
@@ -850,7 +850,7 @@ fn phase_sql(
     // every task of the tenant per page). It is a number this code computed (at most 201).
     let select = match columns {
         PageColumns::Rows => String::from(SELECT),
-        PageColumns::Stamps => format!("{STAMP_COLUMNS} FROM tasks t{stamp_joins}"),
+        PageColumns::Stamps => format!("{STAMP_COLUMNS} FROM tasks t{}", joins(true)),
     };
     sql.text =
         with_cte(cte, format!("{select} WHERE t.tenant_id = {tenant_arg} AND {visible}{rest} {order} LIMIT {limit}"))
