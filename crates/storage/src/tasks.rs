@@ -5,6 +5,8 @@
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{SiteChain, StatusType};
 use caretaker_domain::tenant::TenantId;
+use std::sync::Arc;
+
 use sqlx::{Executor, Row};
 
 use crate::read::{Bind, Columns, Reader, Sql};
@@ -649,10 +651,10 @@ enum Narrowing {
     Rows(Scope),
     /// A Contractor user: its contractor tree (ids) or the tasks it raised, on each row of
     /// the tenant's change index (its covering columns, before a row is fetched).
-    ContractorRows { user: i64, tree: Vec<i64> },
+    ContractorRows { user: i64, tree: Arc<[i64]> },
     /// A Contractor user whose tasks are few among the tenant's: one index range per
     /// contractor of the tree and one of the tasks it raised, merged (see [`phase_sql`]).
-    ContractorRanges { user: i64, tree: Vec<i64> },
+    ContractorRanges { user: i64, tree: Arc<[i64]> },
 }
 
 /// The most contractors a Contractor user's page reads as one index range each.
@@ -662,23 +664,51 @@ const WALK_SAMPLE: i64 = 512;
 /// Pages served with a choice before the sample is taken again.
 const WALK_PAGES: u32 = 1024;
 
-/// The walk chosen for each (tenant, contractor), and the pages left before it is chosen
-/// again. A choice only ever changes speed, never what a page holds.
+/// What a Contractor user's pages keep between them, per (tenant, contractor). Each only
+/// ever changes speed, never what a page holds.
 #[derive(Debug, Default)]
-pub(crate) struct WalkChoices(std::sync::Mutex<std::collections::HashMap<(i64, i64), (bool, u32)>>);
+pub(crate) struct WalkChoices(std::sync::Mutex<std::collections::HashMap<(i64, i64), Walk>>);
+
+#[derive(Debug, Default)]
+struct Walk {
+    /// The walk chosen (rows: `true`) and the pages left before it is chosen again.
+    choice: Option<(bool, u32)>,
+    /// The contractor's tree (SQLite only).
+    tree: Option<KeptTree>,
+}
+
+/// A contractor tree and the newest contractor id when it was read. Contractors are only
+/// ever added, never moved or removed (no statement updates or deletes one), so the tree
+/// is current while no newer contractor exists.
+#[derive(Clone, Debug)]
+struct KeptTree {
+    newest: i64,
+    ids: Arc<[i64]>,
+}
 
 impl WalkChoices {
-    /// The remembered choice (rows: `true`), counting the page against it.
-    fn take(&self, key: (i64, i64)) -> Option<bool> {
-        let mut choices = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (rows, left) = choices.get_mut(&key)?;
-        *left = left.checked_sub(1)?;
-        Some(*rows)
+    /// The remembered choice (rows: `true`), counting the page against it, and the tree
+    /// kept with the newest contractor id it was read under.
+    fn take(&self, key: (i64, i64)) -> (Option<bool>, Option<KeptTree>) {
+        let mut walks = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(walk) = walks.get_mut(&key) else {
+            return (None, None);
+        };
+        let choice = walk.choice.as_mut().and_then(|(rows, left)| {
+            *left = left.checked_sub(1)?;
+            Some(*rows)
+        });
+        (choice, walk.tree.clone())
     }
 
     fn remember(&self, key: (i64, i64), rows: bool) {
-        let mut choices = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        choices.insert(key, (rows, WALK_PAGES));
+        let mut walks = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        walks.entry(key).or_default().choice = Some((rows, WALK_PAGES));
+    }
+
+    fn remember_tree(&self, key: (i64, i64), tree: KeptTree) {
+        let mut walks = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        walks.entry(key).or_default().tree = Some(tree);
     }
 }
 
@@ -698,12 +728,29 @@ async fn narrowing(mut reader: Reader<'_>, tenant: TenantId, scope: Scope) -> Re
     // for `IN (SELECT id FROM mine)`. On PostgreSQL a statement apart is a round trip.
     let in_process = reader.db().is_some_and(|db| db.sqlite_readers().is_some());
     let key = (tenant.0, contractor);
-    let remembered = choices.and_then(|c| c.take(key));
+    let (remembered, kept) = choices.map(|c| c.take(key)).unwrap_or_default();
     if remembered == Some(true) && !in_process {
         // Filtered: the tree is a common table expression of the page's one statement.
         return Ok(Narrowing::Rows(scope));
     }
-    let tree = contractor_tree(reader.again(), contractor).await?;
+    let tree = match choices.filter(|_| in_process) {
+        // The tree is kept while no contractor newer than those it was read under exists:
+        // one look at the end of the primary key instead of a recursive statement. (On
+        // SQLite ids rise with each committed insert; PostgreSQL's sequence may commit out
+        // of order, so it reads the tree.)
+        Some(choices) => {
+            let newest = newest_contractor(reader.again()).await?;
+            match kept {
+                Some(tree) if tree.newest == newest => tree.ids,
+                _ => {
+                    let ids: Arc<[i64]> = contractor_tree(reader.again(), contractor).await?.into();
+                    choices.remember_tree(key, KeptTree { newest, ids: Arc::clone(&ids) });
+                    ids
+                }
+            }
+        }
+        None => contractor_tree(reader.again(), contractor).await?.into(),
+    };
     if tree.len() > MAX_CONTRACTOR_RANGES || remembered == Some(true) {
         return Ok(Narrowing::ContractorRows { user, tree });
     }
@@ -896,6 +943,12 @@ fn merged_ranges(
         .collect();
     let direction = if catching_up { "" } else { " DESC" };
     format!("{} ORDER BY 1{direction}, 2{direction} LIMIT {limit}", arms.join(" UNION ALL "))
+}
+
+/// The newest contractor's id (0 when there is none), of any tenant.
+async fn newest_contractor(mut reader: Reader<'_>) -> Result<i64, StorageError> {
+    let sql = Sql::new("SELECT COALESCE(MAX(id), 0) FROM contractors");
+    Ok(reader.first(&sql, |row| row.int(0)).await?.unwrap_or_default())
 }
 
 /// Contractor `contractor` and the contractors below it.

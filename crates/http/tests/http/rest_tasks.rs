@@ -411,6 +411,7 @@ both_backends!(
     isolation_matrix,
     workflows_as_urgent_documents_them,
     a_listed_task_is_never_older_than_what_was_written,
+    a_contractor_users_pages_see_contractors_added_since,
 );
 
 async fn create_with_every_field_then_read_it_back(t: TestDb) {
@@ -1923,4 +1924,68 @@ async fn a_listed_task_is_never_older_than_what_was_written(t: TestDb) {
     assert_eq!((before["StatusType"].as_str(), after["StatusType"].as_str()), (Some("New"), Some("Cancelled")));
     assert_eq!(after["Version"], before["Version"]);
     assert_eq!(cold().await, page);
+}
+
+/// A Contractor user's pages keep its contractor tree between them (SQLite): a contractor
+/// added below it by anyone (here by a statement, as another server or command would) is
+/// on the next page, and one added elsewhere in the tenant changes nothing.
+async fn a_contractor_users_pages_see_contractors_added_since(t: TestDb) {
+    let w = World::new(t).await;
+    w.site("S1", None, None, None).await;
+    w.contractor("Parent Co", "P", None).await;
+    w.contractor("Unrelated Co", "U", None).await;
+    let cp = w.user("cp@urgent.example", "Contractor", Some("P"), &["Contractor User"], "none").await;
+    let cu = w.user("cu@urgent.example", "Contractor", Some("U"), &["Contractor User"], "none").await;
+    let listed = |api| {
+        let w = &w;
+        async move {
+            let (status, page) = w.call(api, "GET", &format!("{TASKS}?Limit=10"), None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let mut references: Vec<String> =
+                page["Items"].as_array().unwrap().iter().map(|i| i["Reference"].as_str().unwrap().to_owned()).collect();
+            references.sort();
+            references
+        }
+    };
+    let added = |code: &'static str, parent: &'static str| {
+        let w = &w;
+        async move {
+            let mut tx = w.t.db.begin().await.unwrap();
+            sqlx::query(
+                "INSERT INTO contractors (tenant_id, code, code_key, name, parent_id, created_at)
+                 SELECT tenant_id, $1, $2, $1, id, 0 FROM contractors WHERE code_key = $3",
+            )
+            .bind(code)
+            .bind(code.to_ascii_lowercase())
+            .bind(parent.to_ascii_lowercase())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    let p_task = w.raised(&w.admin, "S1", json!({ "Supplier": "P" })).await;
+    let u_task = w.raised(&w.admin, "S1", json!({ "Supplier": "U" })).await;
+    assert_eq!(listed(&cp).await, [p_task.clone()]);
+    assert_eq!(listed(&cp).await, [p_task.clone()], "read again with the tree kept");
+
+    // A child of P, then a grandchild below it, each with a task: on P's next page.
+    added("N", "P").await;
+    let n_task = w.raised(&w.admin, "S1", json!({ "Supplier": "N" })).await;
+    let mut expected = vec![p_task.clone(), n_task.clone()];
+    expected.sort();
+    assert_eq!(listed(&cp).await, expected);
+    added("NN", "N").await;
+    let nn_task = w.raised(&w.admin, "S1", json!({ "Supplier": "NN" })).await;
+    expected.push(nn_task.clone());
+    expected.sort();
+    assert_eq!(listed(&cp).await, expected);
+
+    // A contractor below U: P's page is unchanged, U's shows its task.
+    added("UN", "U").await;
+    let un_task = w.raised(&w.admin, "S1", json!({ "Supplier": "UN" })).await;
+    assert_eq!(listed(&cp).await, expected);
+    let mut theirs = vec![u_task, un_task];
+    theirs.sort();
+    assert_eq!(listed(&cu).await, theirs);
 }
