@@ -13,9 +13,7 @@ use caretaker_domain::clock::Timestamp;
 use caretaker_domain::matrix::{CustomFieldTarget, MatrixCode, MatrixType, ReferenceGroup};
 use caretaker_domain::outbound::OutboundEvent;
 use caretaker_domain::rules::RuleCheck;
-use caretaker_domain::task::{
-    self, ChangeData, DispatchRule, Relation, StatusType, TaskNumber, Workflow, WorkflowType,
-};
+use caretaker_domain::task::{self, ChangeData, DispatchRule, Relation, StatusType, TaskNumber, WorkflowType};
 use caretaker_domain::user::UserType;
 use caretaker_storage::tasks::{self, Change, HistoryEntry, Note, Task, TaskCursor, TaskFilter, TaskStamp};
 use caretaker_storage::visibility::{self, Scope};
@@ -54,23 +52,14 @@ pub enum Raised {
     Existing(Task),
 }
 
-/// A task with its notes, history and workflow (for the status buttons).
+/// A task with its notes, history and the statuses it may move to now (for the status
+/// buttons; their own destinations are not read).
 #[derive(Debug)]
 pub struct TaskDetail {
     pub task: Task,
     pub notes: Vec<Note>,
     pub history: Vec<HistoryEntry>,
-    pub workflow: Workflow,
-}
-
-impl TaskDetail {
-    /// The statuses the task may move to now.
-    pub fn next_statuses(&self) -> Vec<&task::Status> {
-        match self.workflow.status(self.task.status_id) {
-            Some(current) => self.workflow.destinations_of(current).collect(),
-            None => Vec::new(),
-        }
-    }
+    pub next_statuses: Vec<task::Status>,
 }
 
 /// Change Status, as sent.
@@ -471,8 +460,8 @@ async fn detail<'r>(reader: impl Into<Reader<'r>>, by: &Principal, task: Task) -
     let mut reader = reader.into();
     let notes = tasks::notes(reader.again(), task.id).await?;
     let history = tasks::history(reader.again(), task.id).await?;
-    let workflow = workflows::get(reader, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
-    Ok(TaskDetail { task, notes, history, workflow })
+    let next_statuses = workflows::destinations_of(reader, by.tenant, task.workflow_id, task.status_id).await?;
+    Ok(TaskDetail { task, notes, history, next_statuses })
 }
 
 /// List filters as sent.
@@ -780,7 +769,11 @@ async fn try_change_status(
     // The answer's notes and history are read after the commit, on the read side.
     let notes = tasks::notes(&app.db, task.id).await?;
     let history = tasks::history(&app.db, task.id).await?;
-    Ok(Some(TaskDetail { task, notes, history, workflow }))
+    let next_statuses = match workflow.status(task.status_id) {
+        Some(current) => workflow.destinations_of(current).cloned().collect(),
+        None => Vec::new(),
+    };
+    Ok(Some(TaskDetail { task, notes, history, next_statuses }))
 }
 
 /// Adds a note (1 to 4,000 characters).

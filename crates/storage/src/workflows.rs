@@ -218,16 +218,14 @@ async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -
         conditions.push_str(&format!(" AND w.id = {arg}"));
     }
     sql.text = format!(
-        "SELECT w.id, w.name, w.workflow_type, w.is_active, w.is_default,
-                s.id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
-                s.is_eligible_to_invoice, s.is_resolution_cause_enabled, s.is_resolution_remedy_enabled,
-                s.update_asset_condition, s.supplier_on_site, t.id
+        "SELECT w.id, w.name, w.workflow_type, w.is_active, w.is_default, {}, t.id
          FROM workflows w
          LEFT JOIN workflow_statuses s ON s.workflow_id = w.id
          LEFT JOIN workflow_destinations d ON d.status_id = s.id
          LEFT JOIN workflow_statuses t ON t.id = d.destination_id
          WHERE {conditions}
-         ORDER BY w.workflow_type, w.name_key, w.id, s.position, s.id, d.position, t.position, t.id"
+         ORDER BY w.workflow_type, w.name_key, w.id, s.position, s.id, d.position, t.position, t.id",
+        status_columns("s")
     )
     .into();
     let mut workflows: Vec<Workflow> = Vec::new();
@@ -249,22 +247,7 @@ async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -
             let Some(workflow) = workflows.last_mut() else { return Ok(()) };
             let Some(status_id) = row.opt_int(5)? else { return Ok(()) };
             if workflow.statuses.last().is_none_or(|s| s.id != status_id) {
-                let on = |i: usize| row.int(i).map(|v| v != 0);
-                workflow.statuses.push(Status {
-                    id: status_id,
-                    name: row.text(6)?,
-                    status_type: status_type(row.str(7)?)?,
-                    flags: StatusFlags {
-                        quotation_enabled: on(8)?,
-                        manual_date_enabled: on(9)?,
-                        eligible_to_invoice: on(10)?,
-                        resolution_cause_enabled: on(11)?,
-                        resolution_remedy_enabled: on(12)?,
-                        update_asset_condition: on(13)?,
-                        supplier_on_site: on(14)?,
-                    },
-                    destinations: Vec::new(),
-                });
+                workflow.statuses.push(status_at(row, 5)?);
             }
             if let (Some(to), Some(status)) = (row.opt_int(15)?, workflow.statuses.last_mut()) {
                 status.destinations.push(to);
@@ -273,6 +256,68 @@ async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -
         })
         .await?;
     Ok(workflows)
+}
+
+/// The columns of a status (`alias`) that [`status_at`] reads.
+fn status_columns(alias: &str) -> String {
+    [
+        "id",
+        "name",
+        "status_type",
+        "is_quotation_enabled",
+        "is_manual_date_enabled",
+        "is_eligible_to_invoice",
+        "is_resolution_cause_enabled",
+        "is_resolution_remedy_enabled",
+        "update_asset_condition",
+        "supplier_on_site",
+    ]
+    .map(|column| format!("{alias}.{column}"))
+    .join(", ")
+}
+
+/// The status whose [`status_columns`] start at column `first`, without its destinations.
+fn status_at(row: &dyn Columns, first: usize) -> Result<Status, StorageError> {
+    let on = |i: usize| row.int(first + i).map(|v| v != 0);
+    Ok(Status {
+        id: row.int(first)?,
+        name: row.text(first + 1)?,
+        status_type: status_type(row.str(first + 2)?)?,
+        flags: StatusFlags {
+            quotation_enabled: on(3)?,
+            manual_date_enabled: on(4)?,
+            eligible_to_invoice: on(5)?,
+            resolution_cause_enabled: on(6)?,
+            resolution_remedy_enabled: on(7)?,
+            update_asset_condition: on(8)?,
+            supplier_on_site: on(9)?,
+        },
+        destinations: Vec::new(),
+    })
+}
+
+/// The statuses a task in status `from` of workflow `workflow` (the tenant's) may move to,
+/// in the order they are offered: what [`Workflow::destinations_of`] answers for it, in one
+/// statement that reads only them (their own destinations are not read).
+pub async fn destinations_of<'r>(
+    reader: impl Into<Reader<'r>>,
+    tenant: TenantId,
+    workflow: i64,
+    from: i64,
+) -> Result<Vec<Status>, StorageError> {
+    let sql = Sql::new(format!(
+        "SELECT {} FROM workflow_destinations d
+         JOIN workflow_statuses t ON t.id = d.destination_id AND t.workflow_id = $2
+         JOIN workflow_statuses f ON f.id = d.status_id AND f.workflow_id = $2
+         JOIN workflows w ON w.id = $2 AND w.tenant_id = $3
+         WHERE d.status_id = $1
+         ORDER BY d.position, t.position, t.id",
+        status_columns("t")
+    ))
+    .bind(Bind::Int(from))
+    .bind(Bind::Int(workflow))
+    .bind(Bind::Int(tenant.0));
+    reader.into().rows(&sql, |row| status_at(row, 0)).await
 }
 
 /// One workflow by id, in the tenant.

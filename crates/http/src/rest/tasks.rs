@@ -156,7 +156,7 @@ impl<'a> From<&'a TaskDetail> for TaskDetailOut<'a> {
     fn from(detail: &'a TaskDetail) -> Self {
         TaskDetailOut {
             task: TaskJson::from(&detail.task),
-            next_statuses: detail.next_statuses().into_iter().map(|s| s.name.as_str()).collect(),
+            next_statuses: detail.next_statuses.iter().map(|s| s.name.as_str()).collect(),
             notes: detail.notes.iter().cloned().map(NoteOut::from).collect(),
             history: detail.history.iter().cloned().map(HistoryOut::from).collect(),
         }

@@ -506,7 +506,7 @@ async fn task_page(
     let now = state.app.clock.now();
     let overdue = is_overdue(task, now);
     let finished = task.status_type.is_finished();
-    let next = detail.next_statuses();
+    let next = detail.next_statuses.as_slice();
     let typed = |form: &str, name: &str| -> String {
         refusal.as_ref().filter(|r| r.form == form).map(|r| r.fields.get(name).to_owned()).unwrap_or_default()
     };
@@ -572,7 +572,7 @@ async fn task_page(
                 @if next.is_empty() {
                     p.muted { "A task in status " (task.status) " cannot change status." }
                 }
-                @for to in &next { (status_form(web, &here, task, to, &c, refusal.as_ref())) }
+                @for to in next { (status_form(web, &here, task, to, &c, refusal.as_ref())) }
             }
         }
         @if can(Permission::TasksDispatch) && !finished {

@@ -273,7 +273,7 @@ async fn sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists(t: 
 }
 
 async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_parameters(t: TestDb) {
-    use caretaker_domain::task::{StatusFlags, StatusType, WorkflowType};
+    use caretaker_domain::task::{Status, StatusFlags, StatusType, WorkflowType};
     use caretaker_storage::workflows::{self, NewStatus, NewWorkflow};
     // SQLite reads the hot paths on its own read-only connections; PostgreSQL on the pool.
     assert_eq!(t.db.fast_reads(), t.backend() == Backend::Sqlite);
@@ -287,7 +287,11 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
     let statuses = [
         NewStatus { name: "Logged", status_type: StatusType::New, flags: StatusFlags::default() },
         NewStatus { name: "Dispatched", status_type: StatusType::Open, flags: StatusFlags::default() },
-        NewStatus { name: "Done", status_type: StatusType::Closed, flags: StatusFlags::default() },
+        NewStatus {
+            name: "Done",
+            status_type: StatusType::Closed,
+            flags: StatusFlags { manual_date_enabled: true, resolution_cause_enabled: true, ..StatusFlags::default() },
+        },
     ];
     let workflow = NewWorkflow {
         name: "Quick Fix",
@@ -323,6 +327,19 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
     assert_eq!(workflows::get(&mut tx, tenant.id, id).await.unwrap().as_ref(), Some(read));
     tx.rollback().await.unwrap();
     assert_eq!(workflows::get(&t.db, other.id, id).await.unwrap(), None);
+    // Where a status leads, read alone: its destinations in order, with their flags (not
+    // their own destinations); none through another tenant.
+    let mut offered = Vec::new();
+    for status in &read.statuses {
+        let expected: Vec<Status> =
+            read.destinations_of(status).map(|s| Status { destinations: Vec::new(), ..s.clone() }).collect();
+        let alone = workflows::destinations_of(&t.db, tenant.id, id, status.id).await.unwrap();
+        assert_eq!(alone, expected, "{}", status.name);
+        offered.push(alone.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(","));
+    }
+    assert_eq!(offered, ["Dispatched,Done", "Done", ""]);
+    assert!(workflows::destinations_of(&t.db, tenant.id, id, ids[0]).await.unwrap()[1].flags.resolution_cause_enabled);
+    assert!(workflows::destinations_of(&t.db, other.id, id, ids[0]).await.unwrap().is_empty());
 
     // Several workflows in one statement: by type, then name; each keeps its own statuses,
     // and one without any statuses is still there.
@@ -353,6 +370,8 @@ async fn reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_param
     let serviced = all[2].statuses[1].id;
     assert_eq!(all[2].statuses[0].destinations, [serviced]);
     assert!(workflows::get(&t.db, tenant.id, bare).await.unwrap().is_some_and(|w| w.statuses.is_empty()));
+    // A status of one workflow leads nowhere in another.
+    assert!(workflows::destinations_of(&t.db, tenant.id, annual, ids[0]).await.unwrap().is_empty());
 }
 
 /// Many writers at once through the hot-write transactions (on SQLite: savepoints of one
