@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "tasks", sql: include_str!("../migrations/0009_tasks.sql") },
     Migration { version: 10, name: "outbound", sql: include_str!("../migrations/0010_outbound.sql") },
     Migration { version: 11, name: "task_walks", sql: include_str!("../migrations/0011_task_walks.sql") },
+    Migration { version: 12, name: "task_stamps", sql: include_str!("../migrations/0012_task_stamps.sql") },
 ];
 
 impl Migration {

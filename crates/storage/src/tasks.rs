@@ -1116,3 +1116,28 @@ where
     let row = executor.fetch_one(sqlx::query("SELECT COUNT(*) FROM tasks WHERE tenant_id = $1").bind(tenant.0)).await?;
     Ok(row.try_get(0)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::query_plan;
+    use crate::testing::TestDb;
+
+    /// A page of stamps reads the tenant's change index and the statuses, never a task's
+    /// row: as a Management user, and as a Contractor user (filtered on the index's own
+    /// columns), on the first page and past a cursor.
+    #[tokio::test]
+    async fn a_page_of_stamps_reads_no_task_row() {
+        let t = TestDb::sqlite().await;
+        let filter = TaskFilter::default();
+        let contractor = Narrowing::ContractorRows { user: 1, tree: Arc::from([2, 3]) };
+        for narrowing in [Narrowing::Rows(Scope::All), contractor] {
+            for after in [None, Some((900, 7))] {
+                let sql = phase_sql(TenantId(1), &narrowing, &filter, PageColumns::Stamps, 1_000, false, after, 51);
+                let plan = query_plan(&t.db, &sql).await;
+                assert!(plan.contains("USING COVERING INDEX tasks_changed_stamp"), "{plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+            }
+        }
+    }
+}
