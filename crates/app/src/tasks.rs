@@ -451,8 +451,11 @@ pub async fn get(
     if TaskNumber::parse(reference).is_none() {
         return Err(AppError::NotFound);
     }
-    let task = tasks::get(&app.db, by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)?;
-    detail(&app.db, by, task).await
+    // One state of the database for the task and what comes with it (on SQLite).
+    let mut reads = ReadSession::new(&app.db);
+    let mut reader = reads.reader().await?;
+    let task = tasks::get(reader.again(), by.tenant, by.scope(), reference).await?.ok_or(AppError::NotFound)?;
+    detail(reader, by, task).await
 }
 
 /// The task with its notes, history and workflow, read where `reader` reads.

@@ -223,35 +223,53 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The reads of one request that makes several: on SQLite the fast readers, one statement
-/// at a time; on PostgreSQL one pooled connection, taken at the first read and kept (a
-/// request holding a connection never waits for a second one, which could starve the pool).
-/// Drop it before waiting for a write transaction.
+/// The reads of one request that makes several. On SQLite one fast reader, held inside one
+/// read transaction from the first read on: the reads see one state of the database, and
+/// the WAL's read lock and the check for other writers' changes are taken once instead of
+/// per statement. On PostgreSQL one pooled connection, taken at the first read and kept (a
+/// request holding a connection never waits for a second one, which could starve the
+/// pool); each statement sees what was committed when it ran. Drop it before waiting for a
+/// write transaction (on SQLite its reads would not see that write; and while it lives,
+/// checkpoints cannot pass the state it reads).
 pub struct ReadSession<'a> {
     db: &'a Db,
     conn: Option<PoolConnection<Any>>,
+    held: Option<rusqlite::Connection>,
 }
 
 impl<'a> ReadSession<'a> {
     pub fn new(db: &'a Db) -> Self {
-        Self { db, conn: None }
+        Self { db, conn: None, held: None }
     }
 
     /// Where the next read runs.
     pub async fn reader(&mut self) -> Result<Reader<'_>, StorageError> {
-        if self.db.fast_reads() {
-            return Ok(Reader::Db(self.db));
+        if let Some(readers) = self.db.sqlite_readers() {
+            let held = match self.held.take() {
+                Some(held) => held,
+                None => readers.begin()?,
+            };
+            return Ok(Reader::Sqlite(self.held.insert(held)));
         }
         Ok(Reader::Conn(self.conn().await?))
     }
 
-    /// A connection, for reads not (yet) written for [`Reader`].
+    /// A connection, for reads not (yet) written for [`Reader`] (on SQLite, outside the
+    /// session's read transaction).
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, StorageError> {
         let conn = match self.conn.take() {
             Some(conn) => conn,
             None => self.db.read().acquire().await?,
         };
         Ok(&mut **self.conn.insert(conn))
+    }
+}
+
+impl Drop for ReadSession<'_> {
+    fn drop(&mut self) {
+        if let (Some(held), Some(readers)) = (self.held.take(), self.db.sqlite_readers()) {
+            readers.end(held);
+        }
     }
 }
 
@@ -286,6 +304,29 @@ impl SqliteReaders {
             idle.push(conn);
         }
         result
+    }
+
+    /// A connection inside a read transaction (it reads from its first statement on).
+    fn begin(&self) -> Result<rusqlite::Connection, StorageError> {
+        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        conn.prepare_cached("BEGIN")?.raw_execute()?;
+        Ok(conn)
+    }
+
+    /// Ends the read transaction of a connection from [`Self::begin`] and puts it back (or
+    /// closes it, should its transaction not end).
+    fn end(&self, conn: rusqlite::Connection) {
+        let ended = conn.prepare_cached("COMMIT").and_then(|mut commit| commit.raw_execute()).is_ok();
+        if ended && conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
     }
 
     fn open(&self) -> Result<rusqlite::Connection, StorageError> {

@@ -21,6 +21,7 @@ both_backends!(
     a_nullable_float_binds_after_a_null_on_the_same_statement,
     sites_insert_many_at_once_and_bulk_lookups_find_exactly_what_exists,
     reads_on_the_read_side_see_every_commit_at_once_and_bind_nullable_parameters,
+    a_read_session_sees_one_state_on_sqlite_and_each_commit_on_postgres,
     concurrent_hot_writes_keep_exactly_what_was_committed,
     hot_writes_reach_the_database_file_without_the_writer_checkpointing,
     a_bursts_wal_is_cut_back_once_writes_pause,
@@ -607,4 +608,51 @@ async fn postgres_connections_cut_while_idle_are_replaced_before_use() {
 async fn four_connections(db: &Db) -> Vec<sqlx::pool::PoolConnection<sqlx::Any>> {
     let (a, b, c, d) = tokio::join!(db.read().acquire(), db.read().acquire(), db.read().acquire(), db.read().acquire());
     vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()]
+}
+
+/// A read session's reads: on SQLite one state of the database (one read transaction, from
+/// its first read to its drop), on PostgreSQL what each statement finds committed; a
+/// session's end leaves nothing behind (the next sessions read, and writers commit).
+async fn a_read_session_sees_one_state_on_sqlite_and_each_commit_on_postgres(t: TestDb) {
+    use caretaker_domain::task::{StatusFlags, StatusType, WorkflowType};
+    use caretaker_storage::ReadSession;
+    use caretaker_storage::workflows::{self, NewStatus, NewWorkflow};
+    let now = caretaker_storage::testing::TEST_EPOCH;
+    let mut tx = t.db.begin().await.unwrap();
+    let tenant = tenants::insert(&mut tx, &name("Sessions"), now).await.unwrap();
+    tx.commit().await.unwrap();
+    let statuses = [NewStatus { name: "Logged", status_type: StatusType::New, flags: StatusFlags::default() }];
+    let add = |name: &'static str| {
+        let db = &t.db;
+        let statuses = &statuses;
+        async move {
+            let workflow = NewWorkflow {
+                name,
+                workflow_type: WorkflowType::Reactive,
+                is_default: false,
+                statuses,
+                destinations: &[],
+            };
+            let mut tx = db.begin().await.unwrap();
+            workflows::insert(&mut tx, tenant.id, &workflow, now).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    let names =
+        |found: Vec<caretaker_domain::task::Workflow>| -> Vec<String> { found.into_iter().map(|w| w.name).collect() };
+    add("First").await;
+    for round in 0..3 {
+        let mut reads = ReadSession::new(&t.db);
+        let before = names(workflows::list(reads.reader().await.unwrap(), tenant.id, None, None).await.unwrap());
+        // A commit while the session lives (on SQLite the writer is not blocked by it).
+        add(["Second", "Third", "Fourth"][round]).await;
+        let during = names(workflows::list(reads.reader().await.unwrap(), tenant.id, None, None).await.unwrap());
+        drop(reads);
+        let after = names(workflows::list(&t.db, tenant.id, None, None).await.unwrap());
+        assert_eq!(after.len(), before.len() + 1, "round {round}");
+        match t.backend() {
+            Backend::Sqlite => assert_eq!(during, before, "round {round}: one state"),
+            Backend::Postgres => assert_eq!(during, after, "round {round}: each commit"),
+        }
+    }
 }
