@@ -650,11 +650,13 @@ async fn try_change_status(
     // Everything is checked on the read side, before the write transaction: the change is
     // guarded by the status (or Version) it was checked against, so the single SQLite writer
     // is held only for the writes.
-    let task = visible_task(&app.db, by, reference).await?;
+    let mut reads = ReadSession::new(&app.db);
+    let task = visible_task(reads.reader().await?, by, reference).await?;
     if change.version.is_some_and(|v| v != task.version) {
         return Err(stale());
     }
-    let workflow = workflows::get(&app.db, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
+    let workflow =
+        workflows::get(reads.reader().await?, by.tenant, task.workflow_id).await?.ok_or(AppError::NotFound)?;
     let mut check = RuleCheck::new();
     let target_name = change.status.trim();
     let from = workflow.status(task.status_id).ok_or_else(|| AppError::internal("task status outside its workflow"))?;
@@ -696,7 +698,7 @@ async fn try_change_status(
         ("ResolutionRemedyCode", MatrixType::TaskResolutionRemedy, given(&change.resolution_remedy)),
     ] {
         if let Some(code) = value
-            && !reference_data::matrix_item_exists(&app.db, by.tenant, matrix, code, true).await?
+            && !reference_data::matrix_item_exists(reads.reader().await?, by.tenant, matrix, code, true).await?
         {
             check.push(rule(
                 &format!("Unknown{}", field.trim_end_matches("Code")),
@@ -725,6 +727,8 @@ async fn try_change_status(
         status: Some(to.id),
         ..Change::default()
     };
+    // Released before the writer is waited for (see `ReadSession`).
+    drop(reads);
     let mut tx = app.db.begin_write().await?;
     if !tasks::change(&mut tx, task.id, &changed, now).await? {
         return Ok(None);
@@ -770,8 +774,10 @@ async fn try_change_status(
     tx.commit().await?;
     wake_deliverer(app, queued);
     // The answer's notes and history are read after the commit, on the read side.
-    let notes = tasks::notes(&app.db, task.id).await?;
-    let history = tasks::history(&app.db, task.id).await?;
+    let mut reads = ReadSession::new(&app.db);
+    let notes = tasks::notes(reads.reader().await?, task.id).await?;
+    let history = tasks::history(reads.reader().await?, task.id).await?;
+    drop(reads);
     let next_statuses = match workflow.status(task.status_id) {
         Some(current) => workflow.destinations_of(current).cloned().collect(),
         None => Vec::new(),
