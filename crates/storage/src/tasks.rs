@@ -2,11 +2,11 @@
 //! and the version-checked updates (status, dispatch, touch) that make concurrent changes
 //! of one task safe: a change names the version it read; a stale one changes nothing.
 
+use std::sync::Arc;
+
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{SiteChain, StatusType};
 use caretaker_domain::tenant::TenantId;
-use std::sync::Arc;
-
 use sqlx::{Executor, Row};
 
 use crate::read::{Bind, Columns, Reader, Sql};
