@@ -1,4 +1,9 @@
 //! Contractors.
+//!
+//! Contractors are only ever added: no statement moves (re-parents) or removes one. A
+//! Contractor user's pages keep its contractor tree on that ground (`tasks::KeptTree`,
+//! checked by the newest contractor id); a path that moves or removes a contractor must
+//! change what that check reads. A test below fails when such a statement appears.
 
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::contractor::{ContractorCode, ContractorId};
@@ -125,4 +130,35 @@ where
 /// `%`, `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
 pub(crate) fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The ground of `tasks::KeptTree`: no source file of the workspace updates or deletes
+    /// a contractor.
+    #[test]
+    fn no_statement_moves_or_removes_a_contractor() {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let forbidden = [["update", "contractors"].join(" "), ["delete from", "contractors"].join(" ")];
+        let mut stack = vec![crates];
+        let mut read = 0;
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                if path.file_name().is_some_and(|name| name == "target") {
+                    continue;
+                }
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+            } else if path.extension().is_some_and(|ext| ext == "rs" || ext == "sql") {
+                let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
+                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                for statement in &forbidden {
+                    assert!(!text.contains(statement.as_str()), "{} has {statement:?}", path.display());
+                }
+                read += 1;
+            }
+        }
+        assert!(read > 50, "the workspace's sources were found ({read} files)");
+    }
 }

@@ -254,9 +254,13 @@ impl<'a> ReadSession<'a> {
         Ok(Reader::Conn(self.conn().await?))
     }
 
-    /// A connection, for reads not (yet) written for [`Reader`] (on SQLite, outside the
-    /// session's read transaction).
+    /// A connection, for reads not (yet) written for [`Reader`]. On SQLite it is outside the
+    /// session's read transaction, which ends first (it is not held while the pool is
+    /// waited for; the session's next read begins another).
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, StorageError> {
+        if let (Some(held), Some(readers)) = (self.held.take(), self.db.sqlite_readers()) {
+            readers.end(held);
+        }
         let conn = match self.conn.take() {
             Some(conn) => conn,
             None => self.db.read().acquire().await?,

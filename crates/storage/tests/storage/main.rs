@@ -611,8 +611,9 @@ async fn four_connections(db: &Db) -> Vec<sqlx::pool::PoolConnection<sqlx::Any>>
 }
 
 /// A read session's reads: on SQLite one state of the database (one read transaction, from
-/// its first read to its drop), on PostgreSQL what each statement finds committed; a
-/// session's end leaves nothing behind (the next sessions read, and writers commit).
+/// its first read to its drop or its first use of a pooled connection), on PostgreSQL what
+/// each statement finds committed; a session's end leaves nothing behind (the next sessions
+/// read, and writers commit).
 async fn a_read_session_sees_one_state_on_sqlite_and_each_commit_on_postgres(t: TestDb) {
     use caretaker_domain::task::{StatusFlags, StatusType, WorkflowType};
     use caretaker_storage::ReadSession;
@@ -647,8 +648,13 @@ async fn a_read_session_sees_one_state_on_sqlite_and_each_commit_on_postgres(t: 
         // A commit while the session lives (on SQLite the writer is not blocked by it).
         add(["Second", "Third", "Fourth"][round]).await;
         let during = names(workflows::list(reads.reader().await.unwrap(), tenant.id, None, None).await.unwrap());
+        // A connection from the pool ends the SQLite read transaction first (it is not held
+        // while the pool is waited for): the session's next read sees the commit.
+        reads.conn().await.unwrap();
+        let later = names(workflows::list(reads.reader().await.unwrap(), tenant.id, None, None).await.unwrap());
         drop(reads);
         let after = names(workflows::list(&t.db, tenant.id, None, None).await.unwrap());
+        assert_eq!(later, after, "round {round}");
         assert_eq!(after.len(), before.len() + 1, "round {round}");
         match t.backend() {
             Backend::Sqlite => assert_eq!(during, before, "round {round}: one state"),
