@@ -258,22 +258,25 @@ impl<'a> ReadSession<'a> {
     /// session's read transaction, which ends first (it is not held while the pool is
     /// waited for; the session's next read begins another).
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, StorageError> {
-        if let (Some(held), Some(readers)) = (self.held.take(), self.db.sqlite_readers()) {
-            readers.end(held);
-        }
+        self.end_held();
         let conn = match self.conn.take() {
             Some(conn) => conn,
             None => self.db.read().acquire().await?,
         };
         Ok(&mut **self.conn.insert(conn))
     }
+
+    /// Ends the SQLite read transaction, if one is held.
+    fn end_held(&mut self) {
+        if let (Some(held), Some(readers)) = (self.held.take(), self.db.sqlite_readers()) {
+            readers.end(held);
+        }
+    }
 }
 
 impl Drop for ReadSession<'_> {
     fn drop(&mut self) {
-        if let (Some(held), Some(readers)) = (self.held.take(), self.db.sqlite_readers()) {
-            readers.end(held);
-        }
+        self.end_held();
     }
 }
 
@@ -297,26 +300,32 @@ impl SqliteReaders {
     }
 
     fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
+        let conn = self.take()?;
         let result = f(&conn);
+        self.put(conn);
+        result
+    }
+
+    /// An idle connection, or a new one.
+    fn take(&self) -> Result<rusqlite::Connection, StorageError> {
+        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self.open(),
+        }
+    }
+
+    /// Keeps `conn` for the next reader, up to [`MAX_IDLE`].
+    fn put(&self, conn: rusqlite::Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
-        result
     }
 
     /// A connection inside a read transaction (it reads from its first statement on).
     fn begin(&self) -> Result<rusqlite::Connection, StorageError> {
-        let idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
+        let conn = self.take()?;
         conn.prepare_cached("BEGIN")?.raw_execute()?;
         Ok(conn)
     }
@@ -326,10 +335,7 @@ impl SqliteReaders {
     fn end(&self, conn: rusqlite::Connection) {
         let ended = conn.prepare_cached("COMMIT").and_then(|mut commit| commit.raw_execute()).is_ok();
         if ended && conn.is_autocommit() {
-            let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
+            self.put(conn);
         }
     }
 

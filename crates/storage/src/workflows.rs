@@ -1,6 +1,8 @@
 //! Workflows with their statuses and destinations, service levels, dispatch rules: the
 //! configuration tasks move through.
 
+use std::sync::LazyLock;
+
 use caretaker_domain::clock::Timestamp;
 use caretaker_domain::task::{DispatchRule, Status, StatusFlags, StatusType, Workflow, WorkflowType};
 use caretaker_domain::tenant::TenantId;
@@ -218,14 +220,13 @@ async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -
         conditions.push_str(&format!(" AND w.id = {arg}"));
     }
     sql.text = format!(
-        "SELECT w.id, w.name, w.workflow_type, w.is_active, w.is_default, {}, t.id
+        "SELECT w.id, w.name, w.workflow_type, w.is_active, w.is_default, {STATUS_COLUMNS}, t.id
          FROM workflows w
          LEFT JOIN workflow_statuses s ON s.workflow_id = w.id
          LEFT JOIN workflow_destinations d ON d.status_id = s.id
          LEFT JOIN workflow_statuses t ON t.id = d.destination_id
          WHERE {conditions}
-         ORDER BY w.workflow_type, w.name_key, w.id, s.position, s.id, d.position, t.position, t.id",
-        status_columns("s")
+         ORDER BY w.workflow_type, w.name_key, w.id, s.position, s.id, d.position, t.position, t.id"
     )
     .into();
     let mut workflows: Vec<Workflow> = Vec::new();
@@ -258,25 +259,12 @@ async fn select(mut reader: Reader<'_>, tenant: TenantId, narrow: &Narrow<'_>) -
     Ok(workflows)
 }
 
-/// The columns of a status (`alias`) that [`status_at`] reads.
-fn status_columns(alias: &str) -> String {
-    [
-        "id",
-        "name",
-        "status_type",
-        "is_quotation_enabled",
-        "is_manual_date_enabled",
-        "is_eligible_to_invoice",
-        "is_resolution_cause_enabled",
-        "is_resolution_remedy_enabled",
-        "update_asset_condition",
-        "supplier_on_site",
-    ]
-    .map(|column| format!("{alias}.{column}"))
-    .join(", ")
-}
+/// The columns of a status (`s`) that [`status_at`] reads.
+const STATUS_COLUMNS: &str = "s.id, s.name, s.status_type, s.is_quotation_enabled, s.is_manual_date_enabled,
+    s.is_eligible_to_invoice, s.is_resolution_cause_enabled, s.is_resolution_remedy_enabled,
+    s.update_asset_condition, s.supplier_on_site";
 
-/// The status whose [`status_columns`] start at column `first`, without its destinations.
+/// The status whose [`STATUS_COLUMNS`] start at column `first`, without its destinations.
 fn status_at(row: &dyn Columns, first: usize) -> Result<Status, StorageError> {
     let on = |i: usize| row.int(first + i).map(|v| v != 0);
     Ok(Status {
@@ -305,18 +293,18 @@ pub async fn destinations_of<'r>(
     workflow: i64,
     from: i64,
 ) -> Result<Vec<Status>, StorageError> {
-    let sql = Sql::new(format!(
-        "SELECT {} FROM workflow_destinations d
-         JOIN workflow_statuses t ON t.id = d.destination_id AND t.workflow_id = $2
-         JOIN workflow_statuses f ON f.id = d.status_id AND f.workflow_id = $2
-         JOIN workflows w ON w.id = $2 AND w.tenant_id = $3
-         WHERE d.status_id = $1
-         ORDER BY d.position, t.position, t.id",
-        status_columns("t")
-    ))
-    .bind(Bind::Int(from))
-    .bind(Bind::Int(workflow))
-    .bind(Bind::Int(tenant.0));
+    // The destination status is `s` here, for STATUS_COLUMNS; the text is built once.
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {STATUS_COLUMNS} FROM workflow_destinations d
+             JOIN workflow_statuses s ON s.id = d.destination_id AND s.workflow_id = $2
+             JOIN workflow_statuses f ON f.id = d.status_id AND f.workflow_id = $2
+             JOIN workflows w ON w.id = $2 AND w.tenant_id = $3
+             WHERE d.status_id = $1
+             ORDER BY d.position, s.position, s.id"
+        )
+    });
+    let sql = Sql::new(TEXT.as_str()).bind(Bind::Int(from)).bind(Bind::Int(workflow)).bind(Bind::Int(tenant.0));
     reader.into().rows(&sql, |row| status_at(row, 0)).await
 }
 
